@@ -1,0 +1,115 @@
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Node settings: everything in the file that is not a route. Timeouts and limits are carried in
+/// each snapshot and apply live; `listen` and `workers` are read once at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub listen: Listen,
+    /// Worker threads; `None` means one per core.
+    pub workers: Option<usize>,
+    pub timeouts: Timeouts,
+    pub limits: Limits,
+    pub pool: PoolSettings,
+    pub shutdown: ShutdownSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listen {
+    pub http: SocketAddr,
+    /// Serves only the health answer, for a load balancer's checks.
+    pub health: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeouts {
+    /// TCP connect to an endpoint (→ 502 when it expires).
+    pub connect: Duration,
+    /// From request sent to the upstream's response head (→ 504).
+    pub response_header: Duration,
+    /// The whole request head, from its first byte (→ 408, slowloris).
+    pub request_head: Duration,
+    /// An idle client keep-alive connection; longer than an ELB's 60 s so the ELB closes first.
+    pub keepalive_idle: Duration,
+    /// Longest pause inside a request or response body.
+    pub body_idle: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub max_header_bytes: usize,
+    pub max_header_lines: usize,
+    pub max_request_line: usize,
+    pub max_body: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolSettings {
+    pub max_idle_per_endpoint: usize,
+    pub idle_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShutdownSettings {
+    /// After SIGTERM, how long health answers 503 before the listeners close (lets an ELB notice).
+    pub drain_delay: Duration,
+    /// After the listeners close, how long in-flight requests get before the process exits.
+    pub grace: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: Listen {
+                http: SocketAddr::from(([0, 0, 0, 0], 80)),
+                health: None,
+            },
+            workers: None,
+            timeouts: Timeouts::default(),
+            limits: Limits::default(),
+            pool: PoolSettings::default(),
+            shutdown: ShutdownSettings::default(),
+        }
+    }
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            response_header: Duration::from_secs(60),
+            request_head: Duration::from_secs(60),
+            keepalive_idle: Duration::from_secs(75),
+            body_idle: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_header_bytes: 64 * 1024,
+            max_header_lines: 100,
+            max_request_line: 8 * 1024,
+            max_body: None,
+        }
+    }
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_idle_per_endpoint: 128,
+            idle_timeout: Duration::from_secs(50),
+        }
+    }
+}
+
+impl Default for ShutdownSettings {
+    fn default() -> Self {
+        ShutdownSettings {
+            drain_delay: Duration::ZERO,
+            grace: Duration::from_secs(30),
+        }
+    }
+}

@@ -1,0 +1,399 @@
+//! The TOML file format. It mirrors the etcd layout (`upstreams.<u>.endpoints.<id>`,
+//! `hosts.<h>.locations.<l>.{path,upstream}`) so both sources fill the same `ModelBuilder`.
+
+use std::net::SocketAddr;
+
+use toml::{Table, Value};
+
+use super::{parse_duration, ConfigError, KeyError, Model, ModelBuilder, Settings};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileConfig {
+    pub settings: Settings,
+    pub model: Model,
+}
+
+/// Parses a whole file. Any bad key rejects the file; every bad key is listed, by its TOML path.
+pub fn parse_toml(text: &str) -> Result<FileConfig, ConfigError> {
+    let table: Table = text.parse().map_err(|e: toml::de::Error| ConfigError {
+        errors: vec![KeyError::new(
+            "(file)",
+            e.message().to_string() + &span_note(text, e.span()),
+        )],
+    })?;
+    let mut errs = Vec::new();
+    let mut settings = Settings::default();
+    let mut builder = ModelBuilder::new();
+    for (k, v) in &table {
+        match k.as_str() {
+            "workers" => match v.as_integer() {
+                Some(0) => settings.workers = None,
+                Some(n) if (1..=1024).contains(&n) => settings.workers = Some(n as usize),
+                _ => errs.push(KeyError::new(
+                    "workers",
+                    "expected an integer 0..=1024 (0 = one per core)",
+                )),
+            },
+            "listen" => listen(v, &mut settings, &mut errs),
+            "timeouts" => timeouts(v, &mut settings, &mut errs),
+            "limits" => limits(v, &mut settings, &mut errs),
+            "pool" => pool(v, &mut settings, &mut errs),
+            "shutdown" => shutdown(v, &mut settings, &mut errs),
+            "upstreams" => upstreams(v, &mut builder, &mut errs),
+            "hosts" => hosts(v, &mut builder, &mut errs),
+            _ => errs.push(KeyError::new(key(&[k]), "unknown key")),
+        }
+    }
+    let (model, incomplete) = builder.finish();
+    errs.extend(incomplete);
+    if errs.is_empty() {
+        Ok(FileConfig { settings, model })
+    } else {
+        Err(ConfigError { errors: errs })
+    }
+}
+
+fn span_note(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    match span {
+        Some(r) => format!(
+            " (line {})",
+            text[..r.start.min(text.len())].matches('\n').count() + 1
+        ),
+        None => String::new(),
+    }
+}
+
+/// Renders a TOML key path, quoting segments that are not bare keys.
+fn key(segs: &[&str]) -> String {
+    let bare = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    segs.iter()
+        .map(|s| {
+            if bare(s) {
+                s.to_string()
+            } else {
+                format!("{s:?}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn table<'a>(v: &'a Value, k: &str, errs: &mut Vec<KeyError>) -> Option<&'a Table> {
+    let t = v.as_table();
+    if t.is_none() {
+        errs.push(KeyError::new(k, "expected a table"));
+    }
+    t
+}
+
+fn listen(v: &Value, s: &mut Settings, errs: &mut Vec<KeyError>) {
+    let Some(t) = table(v, "listen", errs) else {
+        return;
+    };
+    for (k, v) in t {
+        let name = key(&["listen", k]);
+        let addr = v.as_str().and_then(|a| a.parse::<SocketAddr>().ok());
+        match (k.as_str(), addr) {
+            ("http", Some(a)) => s.listen.http = a,
+            ("health", Some(a)) => s.listen.health = Some(a),
+            ("http" | "health", None) => errs.push(KeyError::new(name, "expected \"ip:port\"")),
+            _ => errs.push(KeyError::new(name, "unknown key")),
+        }
+    }
+}
+
+fn duration(v: &Value, name: &str, errs: &mut Vec<KeyError>) -> Option<std::time::Duration> {
+    let parsed = match v {
+        Value::String(s) => parse_duration(s),
+        Value::Integer(n) => parse_duration(&n.to_string()),
+        _ => Err("expected a duration such as \"5s\" or \"250ms\"".into()),
+    };
+    parsed.map_err(|m| errs.push(KeyError::new(name, m))).ok()
+}
+
+fn timeouts(v: &Value, s: &mut Settings, errs: &mut Vec<KeyError>) {
+    let Some(t) = table(v, "timeouts", errs) else {
+        return;
+    };
+    for (k, v) in t {
+        let name = key(&["timeouts", k]);
+        let slot = match k.as_str() {
+            "connect" => &mut s.timeouts.connect,
+            "response_header" => &mut s.timeouts.response_header,
+            "request_head" => &mut s.timeouts.request_head,
+            "keepalive_idle" => &mut s.timeouts.keepalive_idle,
+            "body_idle" => &mut s.timeouts.body_idle,
+            _ => {
+                errs.push(KeyError::new(name, "unknown key"));
+                continue;
+            }
+        };
+        if let Some(d) = duration(v, &name, errs) {
+            *slot = d;
+        }
+    }
+}
+
+fn int(
+    v: &Value,
+    name: &str,
+    range: std::ops::RangeInclusive<i64>,
+    errs: &mut Vec<KeyError>,
+) -> Option<i64> {
+    match v.as_integer() {
+        Some(n) if range.contains(&n) => Some(n),
+        _ => {
+            errs.push(KeyError::new(
+                name,
+                format!("expected an integer in {}..={}", range.start(), range.end()),
+            ));
+            None
+        }
+    }
+}
+
+fn limits(v: &Value, s: &mut Settings, errs: &mut Vec<KeyError>) {
+    let Some(t) = table(v, "limits", errs) else {
+        return;
+    };
+    for (k, v) in t {
+        let name = key(&["limits", k]);
+        match k.as_str() {
+            "max_header_bytes" => {
+                if let Some(n) = int(v, &name, 1024..=1 << 20, errs) {
+                    s.limits.max_header_bytes = n as usize;
+                }
+            }
+            "max_header_lines" => {
+                if let Some(n) = int(v, &name, 8..=1000, errs) {
+                    s.limits.max_header_lines = n as usize;
+                }
+            }
+            "max_request_line" => {
+                if let Some(n) = int(v, &name, 256..=1 << 20, errs) {
+                    s.limits.max_request_line = n as usize;
+                }
+            }
+            "max_body" => {
+                if let Some(n) = int(v, &name, 0..=i64::MAX, errs) {
+                    s.limits.max_body = (n > 0).then_some(n as u64);
+                }
+            }
+            _ => errs.push(KeyError::new(name, "unknown key")),
+        }
+    }
+}
+
+fn pool(v: &Value, s: &mut Settings, errs: &mut Vec<KeyError>) {
+    let Some(t) = table(v, "pool", errs) else {
+        return;
+    };
+    for (k, v) in t {
+        let name = key(&["pool", k]);
+        match k.as_str() {
+            "max_idle_per_endpoint" => {
+                if let Some(n) = int(v, &name, 0..=100_000, errs) {
+                    s.pool.max_idle_per_endpoint = n as usize;
+                }
+            }
+            "idle_timeout" => {
+                if let Some(d) = duration(v, &name, errs) {
+                    s.pool.idle_timeout = d;
+                }
+            }
+            _ => errs.push(KeyError::new(name, "unknown key")),
+        }
+    }
+}
+
+fn shutdown(v: &Value, s: &mut Settings, errs: &mut Vec<KeyError>) {
+    let Some(t) = table(v, "shutdown", errs) else {
+        return;
+    };
+    for (k, v) in t {
+        let name = key(&["shutdown", k]);
+        let slot = match k.as_str() {
+            "drain_delay" => &mut s.shutdown.drain_delay,
+            "grace" => &mut s.shutdown.grace,
+            _ => {
+                errs.push(KeyError::new(name, "unknown key"));
+                continue;
+            }
+        };
+        if let Some(d) = duration(v, &name, errs) {
+            *slot = d;
+        }
+    }
+}
+
+fn upstreams(v: &Value, b: &mut ModelBuilder, errs: &mut Vec<KeyError>) {
+    let Some(t) = table(v, "upstreams", errs) else {
+        return;
+    };
+    for (u, uv) in t {
+        let uname = key(&["upstreams", u]);
+        let Some(ut) = table(uv, &uname, errs) else {
+            continue;
+        };
+        if let Err(e) = b.add_upstream(u, &uname) {
+            errs.push(e);
+            continue;
+        }
+        for (k, ev) in ut {
+            let kname = key(&["upstreams", u, k]);
+            if k != "endpoints" {
+                errs.push(KeyError::new(kname, "unknown key"));
+                continue;
+            }
+            let Some(et) = table(ev, &kname, errs) else {
+                continue;
+            };
+            for (id, val) in et {
+                let ename = key(&["upstreams", u, "endpoints", id]);
+                if let Some((url, weight)) = endpoint_value(val, &ename, errs) {
+                    if let Err(e) = b.set_endpoint(u, id, url, weight, &ename) {
+                        errs.push(e);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An endpoint is `"http://ip:port"` or `{ url = "http://ip:port", weight = N }`.
+fn endpoint_value<'a>(
+    v: &'a Value,
+    name: &str,
+    errs: &mut Vec<KeyError>,
+) -> Option<(&'a str, u32)> {
+    match v {
+        Value::String(s) => Some((s.as_str(), 1)),
+        Value::Table(t) => {
+            let url = t.get("url").and_then(Value::as_str);
+            let weight = match t.get("weight") {
+                None => Some(1),
+                Some(w) => w.as_integer().and_then(|w| u32::try_from(w).ok()),
+            };
+            if let Some(bad) = t.keys().find(|k| *k != "url" && *k != "weight") {
+                errs.push(KeyError::new(format!("{name}.{bad}"), "unknown key"));
+                return None;
+            }
+            match (url, weight) {
+                (Some(u), Some(w)) => Some((u, w)),
+                _ => {
+                    errs.push(KeyError::new(
+                        name,
+                        "expected { url = \"http://ip:port\", weight = N }",
+                    ));
+                    None
+                }
+            }
+        }
+        _ => {
+            errs.push(KeyError::new(name, "expected \"http://ip:port\""));
+            None
+        }
+    }
+}
+
+fn hosts(v: &Value, b: &mut ModelBuilder, errs: &mut Vec<KeyError>) {
+    let Some(t) = table(v, "hosts", errs) else {
+        return;
+    };
+    for (h, hv) in t {
+        let hname = key(&["hosts", h]);
+        let Some(ht) = table(hv, &hname, errs) else {
+            continue;
+        };
+        for (k, lv) in ht {
+            if k != "locations" {
+                errs.push(KeyError::new(key(&["hosts", h, k]), "unknown key"));
+                continue;
+            }
+            let Some(lt) = table(lv, &key(&["hosts", h, k]), errs) else {
+                continue;
+            };
+            for (l, locv) in lt {
+                let lname = key(&["hosts", h, "locations", l]);
+                let Some(loc) = table(locv, &lname, errs) else {
+                    continue;
+                };
+                location(b, h, l, loc, errs);
+            }
+        }
+    }
+}
+
+fn location(b: &mut ModelBuilder, h: &str, l: &str, loc: &Table, errs: &mut Vec<KeyError>) {
+    for (k, v) in loc {
+        let name = key(&["hosts", h, "locations", l, k]);
+        let Some(s) = v.as_str() else {
+            errs.push(KeyError::new(name, "expected a string"));
+            continue;
+        };
+        let r = match k.as_str() {
+            "path" => b.set_location_path(h, l, s, &name),
+            "upstream" => b.set_location_upstream(h, l, s, &name),
+            _ => Err(KeyError::new(name, "unknown key")),
+        };
+        if let Err(e) = r {
+            errs.push(e);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED: &str = r#"
+workers = 2
+[listen]
+http = "127.0.0.1:8080"
+[timeouts]
+connect = "1s"
+[upstreams.example-v1.endpoints]
+1 = "http://127.0.0.1:8086"
+2 = { url = "http://127.0.0.1:8087", weight = 3 }
+[hosts."example.com".locations.home]
+path = "/.*"
+upstream = "example-v1"
+"#;
+
+    #[test]
+    fn parses_the_seed_layout() {
+        let c = parse_toml(SEED).unwrap();
+        assert_eq!(c.settings.workers, Some(2));
+        assert_eq!(
+            c.settings.timeouts.connect,
+            std::time::Duration::from_secs(1)
+        );
+        assert_eq!(c.model.upstreams["example-v1"].endpoints["2"].weight, 3);
+        assert_eq!(c.model.hosts["example.com"].locations["home"].path, "/.*");
+    }
+
+    #[test]
+    fn names_every_bad_key() {
+        let bad = SEED
+            .replace("\"/.*\"", "\"/(\"")
+            .replace("connect = \"1s\"", "connect = \"1 parsec\"\nbogus = 1");
+        let err = parse_toml(&bad).unwrap_err();
+        let keys: Vec<_> = err.errors.iter().map(|e| e.key.as_str()).collect();
+        assert!(
+            keys.contains(&"hosts.\"example.com\".locations.home.path"),
+            "{keys:?}"
+        );
+        assert!(keys.contains(&"timeouts.connect"), "{keys:?}");
+        assert!(keys.contains(&"timeouts.bogus"), "{keys:?}");
+    }
+
+    #[test]
+    fn syntax_error_names_the_line() {
+        let err = parse_toml("[listen\nhttp=1").unwrap_err();
+        assert!(err.errors[0].message.contains("line 1"), "{err}");
+    }
+}

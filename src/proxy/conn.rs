@@ -1,0 +1,139 @@
+//! One client connection: a loop of `read_head → route → forward`, until the client or the
+//! worker ends it. Pipelined requests are served in order from the same buffer.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use monoio::net::TcpStream;
+
+use super::ctx::{ActiveGuard, WorkerCtx};
+use super::error::{Kind, ProxyError};
+use super::forward;
+use super::head::{parse_request, Forwarded, RequestHead};
+use super::io::{self, Io, SMALL_BUF};
+use super::respond;
+use crate::model::Settings;
+
+/// Longest we keep reading (and discarding) after an error response, so that the client sees
+/// the response instead of a reset caused by its unread bytes.
+const LINGER: Duration = Duration::from_millis(500);
+const LINGER_BYTES: usize = 256 * 1024;
+
+pub struct Client {
+    pub io: Io,
+    /// The next bytes to write: a head, or a head plus a small body.
+    pub out: Vec<u8>,
+    /// Body re-encoding space.
+    pub scratch: Vec<u8>,
+    ip: Box<[u8]>,
+}
+
+pub async fn serve(ctx: Rc<WorkerCtx>, stream: TcpStream, peer: SocketAddr) {
+    let _guard = ActiveGuard::new(ctx.clone());
+    let _ = stream.set_nodelay(true);
+    let mut c = Client {
+        io: Io::new(stream, SMALL_BUF),
+        out: Vec::new(),
+        scratch: Vec::new(),
+        ip: peer.ip().to_string().into_bytes().into_boxed_slice(),
+    };
+    let mut started = Some(Instant::now());
+    loop {
+        let snap = ctx.snapshot();
+        let head = match read_head(&ctx, &mut c, &snap.settings, started.take()).await {
+            Ok(Some(h)) => h,
+            Ok(None) => return,
+            Err(kind) => return fail(&mut c, kind.into(), false).await,
+        };
+        match forward::handle(&ctx, &mut c, &snap, &head).await {
+            Ok(true) if !ctx.draining.get() => {
+                c.io.shrink();
+                if c.out.capacity() > 16 * 1024 {
+                    c.out = Vec::new();
+                }
+            }
+            Ok(_) => return io::shutdown(&mut c.io.stream).await,
+            Err(e) => return fail(&mut c, e, head.is_head).await,
+        }
+    }
+}
+
+/// Reads until a whole head is buffered. `Ok(None)`: the connection ends quietly (client
+/// closed, idle timeout, worker draining, or a timeout before any byte of a head).
+async fn read_head(
+    ctx: &WorkerCtx,
+    c: &mut Client,
+    s: &Settings,
+    started: Option<Instant>,
+) -> Result<Option<RequestHead>, Kind> {
+    c.out.clear();
+    let fwd = Forwarded {
+        client_ip: &c.ip,
+        port: &ctx.port,
+    };
+    let limits = &s.limits;
+    let max = limits.max_header_bytes + 1;
+    if !c.io.pending().is_empty() {
+        if let Some(h) = parse_request(c.io.pending(), limits, &fwd, &mut c.out)? {
+            return Ok(Some(h));
+        }
+    }
+    let mut deadline = started.map(|t| t + s.timeouts.request_head);
+    if c.io.pending().is_empty() {
+        // Waiting for the first byte of a request: an idle keep-alive, ended early by a drain.
+        let wait = if deadline.is_some() {
+            s.timeouts.request_head
+        } else {
+            s.timeouts.keepalive_idle
+        };
+        match monoio::time::timeout(wait, c.io.fill_cancelable(max, ctx.cancel_handle())).await {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => return Ok(None),
+        }
+        deadline.get_or_insert_with(|| Instant::now() + s.timeouts.request_head);
+        if let Some(h) = parse_request(c.io.pending(), limits, &fwd, &mut c.out)? {
+            return Ok(Some(h));
+        }
+    }
+    let deadline = deadline.unwrap_or_else(|| Instant::now() + s.timeouts.request_head);
+    loop {
+        match monoio::time::timeout_at(deadline.into(), c.io.fill(max)).await {
+            Err(_) => return Err(Kind::HeadTimeout),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::OutOfMemory => {
+                return Err(Kind::HeadersTooLarge)
+            }
+            Ok(Ok(0)) | Ok(Err(_)) => return Ok(None),
+            Ok(Ok(_)) => {}
+        }
+        if let Some(h) = parse_request(c.io.pending(), limits, &fwd, &mut c.out)? {
+            return Ok(Some(h));
+        }
+    }
+}
+
+/// Answers an error (if the client can still hear it) and closes the connection.
+async fn fail(c: &mut Client, err: ProxyError, head_only: bool) {
+    let Some(status) = respond::status_of(err) else {
+        return;
+    };
+    c.out.clear();
+    respond::write_error(&mut c.out, status, head_only);
+    if io::write_vec(&mut c.io.stream, &mut c.out).await.is_err() {
+        return;
+    }
+    io::shutdown(&mut c.io.stream).await;
+    linger(c).await;
+}
+
+async fn linger(c: &mut Client) {
+    let deadline = Instant::now() + LINGER;
+    let mut seen = 0;
+    while seen < LINGER_BYTES {
+        c.io.consume(c.io.pending().len());
+        match monoio::time::timeout_at(deadline.into(), c.io.fill(SMALL_BUF)).await {
+            Ok(Ok(n)) if n > 0 => seen += n,
+            _ => return,
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! One worker's state, shared by its connection tasks through an `Rc` (single thread, no locks).
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use monoio::io::{CancelHandle, Canceller};
+
+use super::io::Io;
+use crate::router::Snapshot;
+use crate::upstream::Upstreams;
+
+pub struct WorkerCtx {
+    pub id: usize,
+    /// The listener port, preformatted for X-Forwarded-Port.
+    pub port: Box<[u8]>,
+    /// `Rc` around the `Arc` so taking the snapshot per request is a non-atomic increment.
+    snapshot: RefCell<Rc<Arc<Snapshot>>>,
+    pub upstreams: RefCell<Upstreams<Io>>,
+    pub draining: Cell<bool>,
+    /// Connections currently open.
+    pub active: Cell<usize>,
+    canceller: RefCell<Option<Canceller>>,
+    cancel: CancelHandle,
+}
+
+impl WorkerCtx {
+    pub fn new(id: usize, port: u16, snapshot: Arc<Snapshot>) -> Rc<Self> {
+        let mut upstreams = Upstreams::default();
+        upstreams.sync(&snapshot);
+        let canceller = Canceller::new();
+        let cancel = canceller.handle();
+        Rc::new(WorkerCtx {
+            id,
+            port: port.to_string().into_bytes().into_boxed_slice(),
+            snapshot: RefCell::new(Rc::new(snapshot)),
+            upstreams: RefCell::new(upstreams),
+            draining: Cell::new(false),
+            active: Cell::new(0),
+            canceller: RefCell::new(Some(canceller)),
+            cancel,
+        })
+    }
+
+    pub fn snapshot(&self) -> Rc<Arc<Snapshot>> {
+        self.snapshot.borrow().clone()
+    }
+
+    /// Swaps in a new snapshot. Requests in flight keep the one they started with.
+    pub fn install(&self, snap: Arc<Snapshot>) {
+        self.upstreams.borrow_mut().sync(&snap);
+        *self.snapshot.borrow_mut() = Rc::new(snap);
+    }
+
+    /// Waits that must end when the worker drains (idle keep-alive reads, accept) use this.
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.cancel.clone()
+    }
+
+    /// Starts draining: active requests finish with `Connection: close`; idle reads and the
+    /// accept loop are cancelled at once.
+    pub fn start_drain(&self) {
+        self.draining.set(true);
+        if let Some(c) = self.canceller.borrow_mut().take() {
+            drop(c.cancel());
+        }
+    }
+}
+
+/// Counts a connection as active for as long as it lives.
+pub struct ActiveGuard(Rc<WorkerCtx>);
+
+impl ActiveGuard {
+    pub fn new(ctx: Rc<WorkerCtx>) -> Self {
+        ctx.active.set(ctx.active.get() + 1);
+        ActiveGuard(ctx)
+    }
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.active.set(self.0.active.get() - 1);
+    }
+}

@@ -1,0 +1,293 @@
+//! The upstream exchange: `route → balance → pool get/connect → send → receive → return`.
+//!
+//! One retry: when a *reused* pooled connection fails before any response byte and the
+//! request is idempotent without a body, it is resent once on a fresh connection. That is the
+//! stale keep-alive race (the upstream closed the idle connection as we reused it), and it must
+//! never reach the client as a 502.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use monoio::net::TcpStream;
+
+use super::body::{Relay, RelayError, Source};
+use super::chunked::ChunkedDecoder;
+use super::conn::Client;
+use super::ctx::WorkerCtx;
+use super::error::{Kind, ProxyError};
+use super::head::{BodyLen, RequestHead};
+use super::io::{self, Io, BODY_BUF};
+use super::response::{parse_response, ClientSide, Parsed, RespBody, ResponseHead};
+use crate::router::{Snapshot, UpstreamIdx};
+
+/// Bodies up to this size travel in the same write as their head.
+const COALESCE: u64 = 64 * 1024;
+/// Upstream read buffers start here; a small response fits in one read.
+const UPSTREAM_BUF: usize = 4096;
+
+/// Serves one request; `Ok(true)` if the client connection may carry another.
+pub async fn handle(
+    ctx: &WorkerCtx,
+    c: &mut Client,
+    snap: &Snapshot,
+    head: &RequestHead,
+) -> Result<bool, ProxyError> {
+    let up = {
+        let pending = c.io.pending();
+        let route = snap
+            .lookup(&pending[head.host.clone()], &pending[head.path.clone()])
+            .ok_or(Kind::NoRoute)?;
+        route.upstream.ok_or(Kind::NoEndpoint)?
+    };
+    c.io.consume(head.head_len);
+    exchange(ctx, c, snap, up, head).await
+}
+
+async fn exchange(
+    ctx: &WorkerCtx,
+    c: &mut Client,
+    snap: &Snapshot,
+    up: UpstreamIdx,
+    head: &RequestHead,
+) -> Result<bool, ProxyError> {
+    let s = &snap.settings;
+    let addr = ctx
+        .upstreams
+        .borrow_mut()
+        .pick(up)
+        .ok_or(Kind::NoEndpoint)?
+        .addr;
+    let body = coalesce_small_body(c, head.body);
+    let retryable = head.idempotent && head.body == BodyLen::None;
+    let (mut upc, res) = match attempt(ctx, c, snap, addr, head, body, true).await {
+        Err(Attempt::Stale) if retryable => attempt(ctx, c, snap, addr, head, body, false).await,
+        other => other,
+    }
+    .map_err(Attempt::into_error)?;
+    let complete = send_response(c, &mut upc, &res, s.timeouts.body_idle).await?;
+    if complete && res.upstream_reusable {
+        upc.shrink();
+        let max = s.pool.max_idle_per_endpoint;
+        ctx.upstreams
+            .borrow_mut()
+            .put_idle(addr, upc, max, Instant::now());
+    }
+    Ok(!res.client_close)
+}
+
+enum Attempt {
+    /// A reused connection failed before any response byte: worth one retry.
+    Stale,
+    Failed(ProxyError),
+}
+
+impl Attempt {
+    fn into_error(self) -> ProxyError {
+        match self {
+            Attempt::Stale => Kind::UpstreamIo.into(),
+            Attempt::Failed(e) => e,
+        }
+    }
+}
+
+impl From<Kind> for Attempt {
+    fn from(k: Kind) -> Self {
+        Attempt::Failed(k.into())
+    }
+}
+
+/// Sends the request on a pooled (if `may_reuse`) or new connection and reads the response head.
+async fn attempt(
+    ctx: &WorkerCtx,
+    c: &mut Client,
+    snap: &Snapshot,
+    addr: SocketAddr,
+    head: &RequestHead,
+    body: BodyLen,
+    may_reuse: bool,
+) -> Result<(Io, ResponseHead), Attempt> {
+    let s = &snap.settings;
+    let pooled = if may_reuse {
+        ctx.upstreams
+            .borrow_mut()
+            .take_idle(addr, s.pool.idle_timeout, Instant::now())
+    } else {
+        None
+    };
+    let reused = pooled.is_some();
+    let mut upc = match pooled {
+        Some(conn) => conn,
+        None => connect(addr, s.timeouts.connect).await?,
+    };
+    let stale = |kind: Kind| {
+        if reused {
+            Attempt::Stale
+        } else {
+            Attempt::Failed(kind.into())
+        }
+    };
+    io::write_keep(&mut upc.stream, &mut c.out)
+        .await
+        .map_err(|_| stale(Kind::UpstreamIo))?;
+    if body != BodyLen::None {
+        send_body(c, &mut upc, head, body, s)
+            .await
+            .map_err(Attempt::Failed)?;
+    }
+    let client = ClientSide {
+        http10: head.http10,
+        is_head: head.is_head,
+        close: !head.keep_alive || ctx.draining.get(),
+    };
+    let deadline = Instant::now() + s.timeouts.response_header;
+    loop {
+        // `c.out` still holds the request until response bytes arrive, for the one retry.
+        if !upc.pending().is_empty() {
+            c.out.clear();
+            match parse_response(upc.pending(), s.limits.max_header_bytes, client, &mut c.out)? {
+                Parsed::Final(res) => return Ok((upc, res)),
+                Parsed::Interim(n) => upc.consume(n),
+                Parsed::Partial => {}
+            }
+        }
+        // Once any response byte arrived, a failure is the upstream's, not a stale connection.
+        let fresh_failure = if upc.pending().is_empty() {
+            stale(Kind::UpstreamIo)
+        } else {
+            Kind::UpstreamIo.into()
+        };
+        match monoio::time::timeout_at(deadline.into(), upc.fill(s.limits.max_header_bytes + 1))
+            .await
+        {
+            Err(_) => return Err(Kind::UpstreamTimeout.into()),
+            Ok(Ok(0)) | Ok(Err(_)) => return Err(fresh_failure),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+async fn connect(addr: SocketAddr, timeout: std::time::Duration) -> Result<Io, Attempt> {
+    match monoio::time::timeout(timeout, TcpStream::connect_addr(addr)).await {
+        Ok(Ok(stream)) => {
+            let _ = stream.set_nodelay(true);
+            Ok(Io::new(stream, UPSTREAM_BUF))
+        }
+        Ok(Err(_)) => Err(Kind::Connect.into()),
+        Err(_) => Err(Kind::UpstreamTimeout.into()),
+    }
+}
+
+/// Moves a small, fully buffered Content-Length body into `out` behind the head.
+fn coalesce_small_body(c: &mut Client, body: BodyLen) -> BodyLen {
+    match body {
+        BodyLen::Length(n) if n <= COALESCE && (n as usize) <= c.io.pending().len() => {
+            c.out.extend_from_slice(&c.io.pending()[..n as usize]);
+            c.io.consume(n as usize);
+            BodyLen::None
+        }
+        other => other,
+    }
+}
+
+async fn send_body(
+    c: &mut Client,
+    upc: &mut Io,
+    head: &RequestHead,
+    body: BodyLen,
+    s: &crate::model::Settings,
+) -> Result<(), ProxyError> {
+    if head.expect_continue && !head.http10 && c.io.pending().is_empty() {
+        // We answer `Expect: 100-continue` ourselves (and do not forward it): the limits that
+        // could refuse the body have been checked already.
+        c.scratch
+            .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        io::write_vec(&mut c.io.stream, &mut c.scratch)
+            .await
+            .map_err(ProxyError::client_io)?;
+    }
+    let (source, chunk_out) = match body {
+        BodyLen::Length(n) => (Source::Length(n), false),
+        BodyLen::Chunked => (Source::Chunked(ChunkedDecoder::new()), true),
+        BodyLen::None => return Ok(()),
+    };
+    let mut relay = Relay {
+        idle: s.timeouts.body_idle,
+        chunk_out,
+        max: s.limits.max_body,
+        scratch: &mut c.scratch,
+    };
+    match relay.run(&mut c.io, &mut upc.stream, source).await {
+        Ok(_) => Ok(()),
+        Err(RelayError::Framing) => Err(Kind::BadRequest.into()),
+        Err(RelayError::TooLarge) => Err(Kind::BodyTooLarge.into()),
+        Err(RelayError::Source) => Err(Kind::ClientIo.into()),
+        Err(RelayError::Sink) => Err(Kind::UpstreamIo.into()),
+    }
+}
+
+/// Writes the response head (`c.out`) and streams the body. `Ok(true)` when the upstream
+/// message completed cleanly, so its connection may be pooled.
+async fn send_response(
+    c: &mut Client,
+    upc: &mut Io,
+    res: &ResponseHead,
+    idle: std::time::Duration,
+) -> Result<bool, ProxyError> {
+    let source = match res.body {
+        RespBody::None => {
+            upc.consume(res.head_len);
+            io::write_vec(&mut c.io.stream, &mut c.out)
+                .await
+                .map_err(ProxyError::client_io)?;
+            return Ok(true);
+        }
+        RespBody::Length(n) => Source::Length(n),
+        RespBody::Chunked => Source::Chunked(ChunkedDecoder::new()),
+        RespBody::UntilClose => Source::UntilClose,
+    };
+    upc.consume(res.head_len);
+    if let Source::Length(n) = source {
+        if n <= COALESCE {
+            return send_small(c, upc, n as usize, idle).await;
+        }
+    }
+    io::write_vec(&mut c.io.stream, &mut c.out)
+        .await
+        .map_err(ProxyError::client_io)?;
+    let mut relay = Relay {
+        idle,
+        chunk_out: res.chunk_to_client,
+        max: None,
+        scratch: &mut c.scratch,
+    };
+    match relay.run(upc, &mut c.io.stream, source).await {
+        Ok(_) => Ok(true),
+        // The head is out: a broken upstream body can only be signalled by closing.
+        Err(_) => Err(Kind::ClientIo.into()),
+    }
+}
+
+/// A small body is read whole and sent with its head in one write.
+async fn send_small(
+    c: &mut Client,
+    upc: &mut Io,
+    n: usize,
+    idle: std::time::Duration,
+) -> Result<bool, ProxyError> {
+    while upc.pending().len() < n {
+        upc.grow_for_body();
+        match monoio::time::timeout(idle, upc.fill(BODY_BUF)).await {
+            Ok(Ok(m)) if m > 0 => {}
+            _ => {
+                // Nothing sent yet: the client can still get a clean 502.
+                return Err(Kind::UpstreamIo.into());
+            }
+        }
+    }
+    c.out.extend_from_slice(&upc.pending()[..n]);
+    upc.consume(n);
+    io::write_vec(&mut c.io.stream, &mut c.out)
+        .await
+        .map_err(ProxyError::client_io)?;
+    Ok(true)
+}

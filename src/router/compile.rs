@@ -1,0 +1,134 @@
+//! `compile`: turns a validated `Model` into an immutable `Snapshot`.
+//!
+//! Infallible by design: a location whose regex cannot be built (e.g. over the size limit) is
+//! skipped with a warning, so one bad location never keeps the rest of a config from applying.
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use super::lookup::{CompiledLocation, HostRoutes, HostTable};
+use super::pattern::{Matcher, PatternCache};
+use super::precedence::Precedence;
+use super::{EndpointRoute, Route, Snapshot, UpstreamIdx, UpstreamRoute};
+use crate::model::{normalize_host, Host, Model, Settings};
+
+/// Compiles the route table. Route ids are dense and follow host name order, then each host's
+/// precedence order, so the same model always yields the same ids.
+pub fn compile(model: &Model, settings: Arc<Settings>, generation: u64, revision: i64) -> Snapshot {
+    let upstreams = upstream_routes(model);
+    let mut compiler = Compiler {
+        upstream_index: model
+            .upstreams
+            .keys()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i as UpstreamIdx))
+            .collect(),
+        patterns: PatternCache::default(),
+        table: HostTable::default(),
+    };
+    for (name, host) in &model.hosts {
+        compiler.host(name, host);
+    }
+    let hosts = compiler.table;
+    Snapshot {
+        generation,
+        revision,
+        settings,
+        upstreams,
+        location_count: hosts.routes.len(),
+        hosts,
+    }
+}
+
+/// Upstreams sorted by name and endpoints by id (the model's maps are already ordered).
+fn upstream_routes(model: &Model) -> Vec<UpstreamRoute> {
+    let endpoint = |(id, e): (&String, &crate::model::Endpoint)| EndpointRoute {
+        id: id.as_str().into(),
+        addr: e.addr,
+        weight: e.weight,
+    };
+    let upstream = |(name, u): (&String, &crate::model::Upstream)| UpstreamRoute {
+        name: name.as_str().into(),
+        endpoints: u.endpoints.iter().map(endpoint).collect(),
+    };
+    model.upstreams.iter().map(upstream).collect()
+}
+
+struct Compiler<'m> {
+    upstream_index: FxHashMap<&'m str, UpstreamIdx>,
+    patterns: PatternCache<'m>,
+    table: HostTable,
+}
+
+/// A location between compiling its pattern and taking its place in the precedence order.
+struct Ranked<'m> {
+    name: &'m str,
+    upstream: &'m str,
+    matcher: Matcher,
+}
+
+impl Ranked<'_> {
+    fn precedence(&self) -> Precedence<'_> {
+        Precedence {
+            prefix_len: self.matcher.prefix().len(),
+            name: self.name,
+        }
+    }
+}
+
+impl<'m> Compiler<'m> {
+    fn host(&mut self, raw_name: &str, host: &'m Host) {
+        let Some(name) = normalize_host(raw_name) else {
+            tracing::warn!(target: "vane::router", host = raw_name, "skipping host: not a host name");
+            return;
+        };
+        if self.table.contains(&name) {
+            // Only a hand-built model can have two keys that normalize alike; keep the first.
+            tracing::warn!(target: "vane::router", host = raw_name, "skipping host: duplicate of another host entry");
+            return;
+        }
+        let mut ranked: Vec<Ranked<'m>> = host
+            .locations
+            .iter()
+            .filter_map(|(l, loc)| self.location(&name, l, loc))
+            .collect();
+        ranked.sort_by(|a, b| a.precedence().cmp(&b.precedence()));
+        let locations = ranked.into_iter().map(|r| self.route(&name, r)).collect();
+        self.table.insert(&name, HostRoutes::new(locations));
+    }
+
+    fn location(
+        &mut self,
+        host: &str,
+        name: &'m str,
+        loc: &'m crate::model::Location,
+    ) -> Option<Ranked<'m>> {
+        match self.patterns.matcher(&loc.path) {
+            Ok(matcher) => Some(Ranked {
+                name,
+                upstream: &loc.upstream,
+                matcher,
+            }),
+            Err(error) => {
+                tracing::warn!(target: "vane::router", host, location = name, %error, "skipping location: its path regex does not compile");
+                None
+            }
+        }
+    }
+
+    /// Allocates the next route id for a location of `host`.
+    fn route(&mut self, host: &str, r: Ranked<'m>) -> CompiledLocation {
+        let id = self.table.routes.len() as u32;
+        self.table.routes.push(Route {
+            host: host.into(),
+            location: r.name.into(),
+            id,
+            upstream: self.upstream_index.get(r.upstream).copied(),
+        });
+        CompiledLocation {
+            matcher: r.matcher,
+            route: id,
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Smooth weighted round robin (nginx's algorithm): spreads picks evenly in proportion to
+//! weight, without bursts to the heaviest endpoint.
+
+#[derive(Debug, Clone, Default)]
+pub struct SmoothWrr {
+    current: Vec<i64>,
+}
+
+impl SmoothWrr {
+    /// Starts from the previous current-weights of endpoints that are kept (`carried[i]`).
+    pub fn with_current(current: Vec<i64>) -> Self {
+        SmoothWrr { current }
+    }
+
+    pub fn current(&self) -> &[i64] {
+        &self.current
+    }
+
+    /// Picks an index among `weights` (all ≥ 1). `weights` must not be empty.
+    pub fn pick(&mut self, weights: &[u32]) -> usize {
+        if weights.len() == 1 {
+            return 0;
+        }
+        self.current.resize(weights.len(), 0);
+        let mut total = 0i64;
+        let mut best = 0;
+        for (i, &w) in weights.iter().enumerate() {
+            self.current[i] += w as i64;
+            total += w as i64;
+            if self.current[i] > self.current[best] {
+                best = i;
+            }
+        }
+        self.current[best] -= total;
+        best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spreads_by_weight_smoothly() {
+        let mut b = SmoothWrr::default();
+        let picks: Vec<usize> = (0..7).map(|_| b.pick(&[5, 1, 1])).collect();
+        assert_eq!(picks.iter().filter(|&&i| i == 0).count(), 5);
+        assert_eq!(picks, vec![0, 0, 1, 0, 2, 0, 0]);
+        let mut even = SmoothWrr::default();
+        let p: Vec<usize> = (0..4).map(|_| even.pick(&[1, 1])).collect();
+        assert_eq!(p, vec![0, 1, 0, 1]);
+    }
+}

@@ -1,0 +1,150 @@
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+use monoio::net::TcpListener;
+
+use super::{Doorbell, WorkerLink, WorkerMsg, WorkerStatus};
+use crate::proxy::{serve, WorkerCtx};
+use crate::router::Snapshot;
+
+/// How often idle pooled upstream connections are checked for expiry.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+const URING_ENTRIES: u32 = 1024;
+
+pub struct WorkerThreads {
+    pub links: Vec<WorkerLink>,
+    pub handles: Vec<JoinHandle<()>>,
+}
+
+/// Starts one pinned worker thread per listener.
+pub fn spawn_workers(
+    listeners: Vec<std::net::TcpListener>,
+    snap: Arc<Snapshot>,
+) -> std::io::Result<WorkerThreads> {
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let mut links = Vec::new();
+    let mut handles = Vec::new();
+    for (id, listener) in listeners.into_iter().enumerate() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let link = WorkerLink {
+            tx,
+            bell: Doorbell::default(),
+            status: Arc::new(WorkerStatus::default()),
+        };
+        let core = cores.get(id % cores.len().max(1)).copied();
+        let (bell, status, snap) = (link.bell.clone(), link.status.clone(), snap.clone());
+        let h = std::thread::Builder::new()
+            .name(format!("vane-worker-{id}"))
+            .spawn(move || {
+                if let Some(core) = core {
+                    core_affinity::set_for_current(core);
+                }
+                run_worker(id, listener, snap, rx, bell, status.clone());
+                status.exited.store(true, Ordering::Release);
+            })?;
+        links.push(link);
+        handles.push(h);
+    }
+    Ok(WorkerThreads { links, handles })
+}
+
+fn run_worker(
+    id: usize,
+    listener: std::net::TcpListener,
+    snap: Arc<Snapshot>,
+    rx: Receiver<WorkerMsg>,
+    bell: Doorbell,
+    status: Arc<WorkerStatus>,
+) {
+    let builder = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+        .with_entries(URING_ENTRIES)
+        .enable_timer();
+    let mut rt = match builder.build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(target: "vane::worker", worker = id, "cannot start runtime: {e}");
+            return;
+        }
+    };
+    let driver = match rt {
+        monoio::FusionRuntime::Uring(_) => "io_uring",
+        monoio::FusionRuntime::Legacy(_) => "epoll",
+    };
+    let _ = status.driver.set(driver);
+    tracing::info!(target: "vane::worker", worker = id, driver, "worker started");
+    rt.block_on(async move {
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let listener = match TcpListener::from_std(listener) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(target: "vane::worker", worker = id, "cannot adopt listener: {e}");
+                return;
+            }
+        };
+        status.ack(&snap);
+        let ctx = WorkerCtx::new(id, port, snap);
+        monoio::spawn(receive_config(ctx.clone(), rx, bell, status.clone()));
+        monoio::spawn(sweep_pools(ctx.clone()));
+        accept_loop(&ctx, &listener, &status).await;
+        drop(listener);
+        // Draining: in-flight requests finish (their responses say `Connection: close`).
+        while ctx.active.get() > 0 {
+            monoio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tracing::info!(target: "vane::worker", worker = id, "worker drained");
+    });
+}
+
+async fn accept_loop(ctx: &Rc<WorkerCtx>, listener: &TcpListener, status: &WorkerStatus) {
+    loop {
+        match listener.cancelable_accept(ctx.cancel_handle()).await {
+            Ok((stream, peer)) => {
+                monoio::spawn(serve(ctx.clone(), stream, peer));
+            }
+            Err(_) if ctx.draining.get() => return,
+            Err(e) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                tracing::warn!(target: "vane::worker", worker = ctx.id, "accept failed: {e}");
+                monoio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        status
+            .connections
+            .store(ctx.active.get(), Ordering::Relaxed);
+    }
+}
+
+/// Applies every queued message each time the doorbell rings; the latest snapshot wins.
+async fn receive_config(
+    ctx: Rc<WorkerCtx>,
+    rx: Receiver<WorkerMsg>,
+    bell: Doorbell,
+    status: Arc<WorkerStatus>,
+) {
+    loop {
+        bell.wait().await;
+        let mut latest = None;
+        while let Ok(msg) = rx.try_recv() {
+            match msg {
+                WorkerMsg::Snapshot(s) => latest = Some(s),
+                WorkerMsg::Drain => ctx.start_drain(),
+            }
+        }
+        if let Some(snap) = latest {
+            ctx.install(snap.clone());
+            status.ack(&snap);
+        }
+    }
+}
+
+async fn sweep_pools(ctx: Rc<WorkerCtx>) {
+    loop {
+        monoio::time::sleep(SWEEP_EVERY).await;
+        let idle = ctx.snapshot().settings.pool.idle_timeout;
+        ctx.upstreams.borrow_mut().sweep(idle, Instant::now());
+    }
+}
