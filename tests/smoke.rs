@@ -13,7 +13,10 @@ fn proxies_a_request_and_adds_forwarding_headers() {
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].request_line(), "GET /x?y=1 HTTP/1.1");
     assert_eq!(seen[0].header("host").as_deref(), Some("example.com"));
-    assert_eq!(seen[0].header("x-forwarded-for").as_deref(), Some("127.0.0.1"));
+    assert_eq!(
+        seen[0].header("x-forwarded-for").as_deref(),
+        Some("127.0.0.1")
+    );
     assert_eq!(seen[0].header("x-forwarded-proto").as_deref(), Some("http"));
     assert!(seen[0].header("connection").is_none());
 }

@@ -34,8 +34,14 @@ pub async fn handle(
 ) -> Result<bool, ProxyError> {
     let up = {
         let pending = c.io.pending();
+        // An absolute-form target with an empty path (`http://h`) means `/` (RFC 9112 §3.2.2).
+        let path = if head.path.is_empty() {
+            &b"/"[..]
+        } else {
+            &pending[head.path.clone()]
+        };
         let route = snap
-            .lookup(&pending[head.host.clone()], &pending[head.path.clone()])
+            .lookup(&pending[head.host.clone()], path)
             .ok_or(Kind::NoRoute)?;
         route.upstream.ok_or(Kind::NoEndpoint)?
     };
@@ -65,7 +71,8 @@ async fn exchange(
     }
     .map_err(Attempt::into_error)?;
     let complete = send_response(c, &mut upc, &res, s.timeouts.body_idle).await?;
-    if complete && res.upstream_reusable {
+    // Bytes past the end of the response (say, a body sent to HEAD) make a connection unusable.
+    if complete && res.upstream_reusable && upc.pending().is_empty() {
         upc.shrink();
         let max = s.pool.max_idle_per_endpoint;
         ctx.upstreams

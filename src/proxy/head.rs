@@ -181,7 +181,10 @@ fn write_upstream_head(
     out.extend_from_slice(method.as_bytes());
     out.push(b' ');
     out.extend_from_slice(target);
-    out.extend_from_slice(b" HTTP/1.1\r\n");
+    // Host is preserved; for an absolute-form target its authority wins (RFC 9112 §3.2.2).
+    out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+    out.extend_from_slice(host);
+    out.extend_from_slice(b"\r\n");
     let mut has_xff = false;
     for h in hdrs {
         match headers::classify(h.name) {

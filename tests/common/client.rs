@@ -13,7 +13,10 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn text(&self) -> String {
@@ -31,7 +34,11 @@ pub fn connect(addr: SocketAddr) -> TcpStream {
 /// One request on a new connection: `GET path` with `Host: host`.
 pub fn get(addr: SocketAddr, host: &str, path: &str) -> Response {
     let mut s = connect(addr);
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     read_response(&mut BufReader::new(s), false).expect("response")
 }
 
@@ -56,11 +63,18 @@ pub fn read_response<R: Read>(r: &mut BufReader<R>, head_request: bool) -> Optio
         if (100..200).contains(&status) {
             continue;
         }
-        let mut resp = Response { status, headers, body: Vec::new() };
+        let mut resp = Response {
+            status,
+            headers,
+            body: Vec::new(),
+        };
         if head_request || status == 204 || status == 304 {
             return Some(resp);
         }
-        if resp.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        if resp
+            .header("transfer-encoding")
+            .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+        {
             resp.body = read_chunked(r)?;
         } else if let Some(n) = resp.header("content-length") {
             let mut body = vec![0; n.parse().ok()?];

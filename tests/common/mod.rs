@@ -17,7 +17,11 @@ pub use upstream::{Seen, Upstream};
 
 /// A port that was free a moment ago (the OS picks it).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A fresh directory under the system temp dir, removed by `TempDir::drop`.
@@ -26,7 +30,11 @@ pub struct TempDir(pub PathBuf);
 impl TempDir {
     pub fn new(tag: &str) -> Self {
         static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!("vane-test-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+        let p = std::env::temp_dir().join(format!(
+            "vane-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
     }
@@ -69,7 +77,13 @@ impl Vane {
             .stderr(log)
             .spawn()
             .expect("spawn vane");
-        let v = Vane { addr, health, config, child, dir };
+        let v = Vane {
+            addr,
+            health,
+            config,
+            child,
+            dir,
+        };
         v.wait_healthy(Duration::from_secs(10));
         v
     }
@@ -93,7 +107,8 @@ impl Vane {
     pub fn health_status(&self) -> Option<u16> {
         let mut s = TcpStream::connect_timeout(&self.health, Duration::from_secs(1)).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: lb\r\n\r\n").ok()?;
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: lb\r\n\r\n")
+            .ok()?;
         let mut buf = Vec::new();
         let _ = s.read_to_end(&mut buf);
         std::str::from_utf8(buf.get(9..12)?).ok()?.parse().ok()

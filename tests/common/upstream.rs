@@ -41,13 +41,17 @@ pub struct Upstream {
 impl Upstream {
     /// Serves requests with `handler`, which writes a response and returns whether to keep the
     /// connection open.
-    pub fn start(handler: impl Fn(&Seen, &mut TcpStream) -> bool + Send + Sync + 'static) -> Upstream {
+    pub fn start(
+        handler: impl Fn(&Seen, &mut TcpStream) -> bool + Send + Sync + 'static,
+    ) -> Upstream {
         let handler: Arc<Handler> = Arc::new(handler);
         Self::start_raw(move |stream, conn, seen| serve_http(stream, conn, seen, &*handler))
     }
 
     /// Hands each accepted connection to `f` (for faults: resets, hangs, garbage).
-    pub fn start_raw(f: impl Fn(TcpStream, usize, Arc<Mutex<Vec<Seen>>>) + Send + Sync + 'static) -> Upstream {
+    pub fn start_raw(
+        f: impl Fn(TcpStream, usize, Arc<Mutex<Vec<Seen>>>) + Send + Sync + 'static,
+    ) -> Upstream {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -66,13 +70,22 @@ impl Upstream {
                 std::thread::spawn(move || f(stream, n, seen));
             }
         });
-        Upstream { addr, seen, conns, stop }
+        Upstream {
+            addr,
+            seen,
+            conns,
+            stop,
+        }
     }
 
     /// 200 with a fixed body, keep-alive.
     pub fn ok(body: &'static str) -> Upstream {
         Self::start(move |_, s| {
-            let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n{body}", body.len());
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n{body}",
+                body.len()
+            );
             true
         })
     }
@@ -81,7 +94,11 @@ impl Upstream {
     pub fn echo_line() -> Upstream {
         Self::start(|seen, s| {
             let line = seen.request_line().to_string();
-            let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{line}", line.len());
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{line}",
+                line.len()
+            );
             true
         })
     }
@@ -127,7 +144,11 @@ pub fn read_request<R: Read>(r: &mut BufReader<R>, conn: usize) -> Option<Seen> 
             break;
         }
     }
-    let mut seen = Seen { head, body: Vec::new(), conn };
+    let mut seen = Seen {
+        head,
+        body: Vec::new(),
+        conn,
+    };
     if let Some(n) = seen.header("content-length") {
         let mut body = vec![0; n.parse().ok()?];
         r.read_exact(&mut body).ok()?;
