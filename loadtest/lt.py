@@ -166,26 +166,46 @@ def _fmt(v, nd=1):
     return str(v)
 
 
+def _median(vals):
+    vals = sorted(v for v in vals if v is not None)
+    if not vals:
+        return None
+    m = len(vals) // 2
+    return vals[m] if len(vals) % 2 else (vals[m - 1] + vals[m]) / 2
+
+
 def report(tsv, out, meta=""):
-    rows = []
+    runs = {}
     for line in open(tsv):
         line = line.rstrip("\n")
         if not line:
             continue
-        proxy, workers, profile, ticks, clk, js = line.split("\t", 5)
+        proxy, workers, profile, ticks, clk, dur, js = line.split("\t", 6)
         r = json.loads(js)
-        ticks, clk = int(ticks), int(clk)
-        r.update(proxy=proxy, workers=int(workers), profile=profile, ticks=ticks)
+        ticks, clk, dur = int(ticks), int(clk), float(dur)
         r["cpu_us_per_req"] = (ticks / clk * 1e6 / r["requests"]) if r["requests"] else None
-        rows.append(r)
+        r["cores"] = ticks / clk / dur
+        runs.setdefault((proxy, int(workers), profile), []).append(r)
+
+    # One row per cell: the median of each metric over its runs, errors summed.
+    rows = []
+    for (proxy, workers, profile), rs in runs.items():
+        good = [r for r in rs if r["ok"]]
+        row = dict(proxy=proxy, workers=workers, profile=profile, n=len(rs), ok=bool(good))
+        for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req", "cores"):
+            row[k] = _median([r[k] for r in good])
+        for k in ("errors", "non2xx", "sock_connect", "sock_read", "sock_write", "sock_timeout"):
+            row[k] = sum(r[k] for r in rs)
+        row["failed_runs"] = len(rs) - len(good)
+        rows.append(row)
 
     order_p = [p for p in PROFILE_DESC if any(r["profile"] == p for r in rows)]
     lines = []
     if meta:
         lines += [meta, ""]
     lines += [
-        "| profile | proxy | workers | req/s | p50 ms | p99 ms | errors (non-2xx/3xx + socket) | proxy CPU-µs/req |",
-        "|---|---|---:|---:|---:|---:|---|---:|",
+        "| profile | proxy | workers | req/s | p50 ms | p99 ms | errors (non-2xx/3xx + socket) | proxy CPU-µs/req | proxy CPU (cores) |",
+        "|---|---|---:|---:|---:|---:|---|---:|---:|",
     ]
     for prof in order_p:
         for w in sorted({r["workers"] for r in rows}):
@@ -195,16 +215,18 @@ def report(tsv, out, meta=""):
                         continue
                     if not r["ok"]:
                         err = "wrk produced no result"
+                    elif r["failed_runs"]:
+                        err = "%d run(s) without result; %d" % (r["failed_runs"], r["errors"])
                     elif r["errors"] == 0:
                         err = "0"
                     else:
                         err = "%d (non2xx %d; connect %d, read %d, write %d, timeout %d)" % (
                             r["errors"], r["non2xx"], r["sock_connect"], r["sock_read"],
                             r["sock_write"], r["sock_timeout"])
-                    lines.append("| %s | %s | %d | %s | %s | %s | %s | %s |" % (
+                    lines.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s |" % (
                         prof, PROXY_NAMES.get(px, px), w, _fmt(r["rps"], 0),
                         _fmt(r["p50_ms"], 3), _fmt(r["p99_ms"], 3), err,
-                        _fmt(r["cpu_us_per_req"], 2)))
+                        _fmt(r["cpu_us_per_req"], 2), _fmt(r["cores"], 2)))
 
     def get(prof, w, px, key):
         for r in rows:
@@ -219,7 +241,7 @@ def report(tsv, out, meta=""):
 
     lines += [
         "",
-        "Ratios (CPU-µs/req: lower is better for Vane when < 1; req/s: higher is better for Vane when > 1):",
+        "Ratios (CPU-µs/req ratio < 1: Vane spends less CPU per request; req/s ratio > 1: Vane served more):",
         "",
         "| profile | workers | CPU/req Vane÷nginx | CPU/req Vane÷HAProxy | req/s Vane÷nginx | req/s Vane÷HAProxy |",
         "|---|---:|---:|---:|---:|---:|",

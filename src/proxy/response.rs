@@ -3,6 +3,8 @@
 //! The upstream is trusted no more than the client: an ambiguous or malformed head is a 502
 //! and that upstream connection is dropped.
 
+use std::mem::MaybeUninit;
+
 use super::error::Kind;
 use super::head::MAX_HEADERS;
 use super::headers::{self, Class, Hop};
@@ -54,9 +56,9 @@ pub fn parse_response(
     client: ClientSide,
     out: &mut Vec<u8>,
 ) -> Result<Parsed, Kind> {
-    let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut res = httparse::Response::new(&mut storage);
-    let head_len = match res.parse(buf) {
+    let mut storage = [const { MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS];
+    let mut res = httparse::Response::new(&mut []);
+    let head_len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut res, buf, &mut storage) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) if buf.len() > max_head => {
             return Err(Kind::MalformedResponse)

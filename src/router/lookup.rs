@@ -1,8 +1,7 @@
 //! The compiled route table and the lookup that runs on every request. Lookup never allocates:
 //! the Host header is lowercased into a stack buffer and hashed from there.
 
-use rustc_hash::FxHashMap;
-
+use super::host_index::HostIndex;
 use super::pattern::Matcher;
 use super::prefilter::Prefilter;
 use super::Route;
@@ -16,43 +15,46 @@ const MAX_HOST: usize = 256;
 /// more than one aho-corasick search.
 const LINEAR_MAX: usize = 8;
 
-#[derive(Default)]
 pub(crate) struct HostTable {
-    /// Indexed by `Route::id`.
-    pub routes: Vec<Route>,
-    /// Keyed by normalized host name (see `model::normalize_host`).
-    hosts: FxHashMap<Box<[u8]>, HostRoutes>,
-    catch_all: Option<HostRoutes>,
+    /// Every host's locations, host after host, each run in precedence order. A location's
+    /// position is its route id, and its `Route` sits next to its matcher: one miss fewer.
+    locations: Box<[CompiledLocation]>,
+    /// By host number; the catch-all, if any, is the last and is not in `index`.
+    hosts: Box<[HostRoutes]>,
+    index: HostIndex,
+    catch_all: Option<u32>,
 }
 
-/// The locations of one host.
-pub(crate) struct HostRoutes {
-    /// In precedence order (see `Precedence`).
-    locations: Box<[CompiledLocation]>,
+/// The locations of one host: `locations[start..start + len]`.
+struct HostRoutes {
+    start: u32,
+    len: u32,
     /// Present when the host has more than `LINEAR_MAX` locations.
-    prefilter: Option<Prefilter>,
+    prefilter: Option<Box<Prefilter>>,
 }
 
 pub(crate) struct CompiledLocation {
     pub matcher: Matcher,
-    pub route: u32,
+    pub route: Route,
 }
 
 impl HostTable {
-    /// `name` is normalized; `*` is the catch-all. A later insert of the same name replaces.
-    pub fn insert(&mut self, name: &str, host: HostRoutes) {
-        if name == CATCH_ALL_HOST {
-            self.catch_all = Some(host);
-        } else {
-            self.hosts.insert(name.as_bytes().into(), host);
-        }
+    /// `hosts`: normalized, distinct names (`*` is the catch-all) with their locations in
+    /// precedence order. Route ids are assigned here, in that order.
+    pub fn new(hosts: Vec<(String, Vec<CompiledLocation>)>) -> HostTable {
+        let (mut any, mut named): (Vec<_>, Vec<_>) = hosts.into_iter().partition(|(n, _)| n == CATCH_ALL_HOST);
+        let names: Vec<&[u8]> = named.iter().map(|(n, _)| n.as_bytes()).collect();
+        let index = HostIndex::new(&names);
+        let catch_all = any.first().map(|_| named.len() as u32);
+        named.append(&mut any);
+        let mut locations = Vec::with_capacity(named.iter().map(|(_, l)| l.len()).sum());
+        let hosts = named.into_iter().map(|(_, locs)| HostRoutes::new(&mut locations, locs)).collect();
+        HostTable { locations: locations.into(), hosts, index, catch_all }
     }
 
-    pub fn contains(&self, name: &str) -> bool {
-        match name {
-            CATCH_ALL_HOST => self.catch_all.is_some(),
-            _ => self.hosts.contains_key(name.as_bytes()),
-        }
+    /// Every route, by id.
+    pub fn routes(&self) -> impl ExactSizeIterator<Item = &Route> {
+        self.locations.iter().map(|l| &l.route)
     }
 
     /// The route for a raw Host header value and a raw path (no query string). A request for a
@@ -60,38 +62,30 @@ impl HostTable {
     #[inline]
     pub fn lookup(&self, host: &[u8], path: &[u8]) -> Option<&Route> {
         let mut buf = [0u8; MAX_HOST];
-        let entry = match normalize(host, &mut buf).and_then(|h| self.hosts.get(h)) {
-            Some(entry) => entry,
-            None => self.catch_all.as_ref()?,
+        let n = match normalize(host, &mut buf).and_then(|h| self.index.get(h)) {
+            Some(n) => n,
+            None => self.catch_all?,
         };
-        self.routes.get(entry.find(path)? as usize)
+        let host = self.hosts.get(n as usize)?;
+        let locs = self.locations.get(host.start as usize..(host.start + host.len) as usize)?;
+        let i = match &host.prefilter {
+            Some(pre) => pre.find(path, |i| locs[i as usize].matcher.matches_after_prefix(path))? as usize,
+            None => locs.iter().position(|l| l.matcher.matches(path))?,
+        };
+        Some(&locs[i].route)
     }
 }
 
 impl HostRoutes {
-    /// `locations` must be in precedence order.
-    pub fn new(locations: Vec<CompiledLocation>) -> HostRoutes {
-        let prefilter = (locations.len() > LINEAR_MAX)
-            .then(|| build_prefilter(&locations))
-            .flatten();
-        HostRoutes {
-            locations: locations.into(),
-            prefilter,
+    /// Appends a host's locations (in precedence order) to `all`, numbering their routes.
+    fn new(all: &mut Vec<CompiledLocation>, locs: Vec<CompiledLocation>) -> HostRoutes {
+        let prefilter = (locs.len() > LINEAR_MAX).then(|| build_prefilter(&locs)).flatten().map(Box::new);
+        let start = all.len() as u32;
+        for mut l in locs {
+            l.route.id = all.len() as u32;
+            all.push(l);
         }
-    }
-
-    #[inline]
-    fn find(&self, path: &[u8]) -> Option<u32> {
-        let locs = &self.locations;
-        match &self.prefilter {
-            Some(pre) => pre
-                .find(path, |i| locs[i as usize].matcher.matches(path))
-                .map(|i| locs[i as usize].route),
-            None => locs
-                .iter()
-                .find(|l| l.matcher.matches(path))
-                .map(|l| l.route),
-        }
+        HostRoutes { start, len: all.len() as u32 - start, prefilter }
     }
 }
 

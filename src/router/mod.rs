@@ -4,6 +4,7 @@
 //! config change and the workers swap to it between requests.
 
 mod compile;
+mod host_index;
 mod lookup;
 mod pattern;
 mod precedence;
@@ -66,7 +67,7 @@ impl Snapshot {
 
     /// Every route, in id order (`0..location_count`).
     pub fn routes(&self) -> impl ExactSizeIterator<Item = &Route> {
-        self.hosts.routes.iter()
+        self.hosts.routes()
     }
 }
 

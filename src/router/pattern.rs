@@ -15,13 +15,13 @@ use rustc_hash::FxHashMap;
 #[derive(Debug, Clone)]
 pub(crate) enum Matcher {
     /// A pure literal: the path must equal it.
-    Exact(Box<[u8]>),
+    Exact(Arc<[u8]>),
     /// A literal followed by `.*`: the path must start with it. In a regex `.` stops at `\n`
     /// (and at invalid UTF-8), but request paths never contain a newline, so any suffix matches.
-    Prefix(Box<[u8]>),
+    Prefix(Arc<[u8]>),
     /// Anything else. `prefix` is the literal every match starts with, checked first because it
     /// is cheaper than the engine; `re` is anchored at both ends.
-    Regex { prefix: Box<[u8]>, re: Arc<Regex> },
+    Regex { prefix: Arc<[u8]>, re: Arc<Regex> },
 }
 
 impl Matcher {
@@ -41,10 +41,22 @@ impl Matcher {
             Matcher::Regex { prefix, re } => path.starts_with(prefix) && re.is_match(path),
         }
     }
+
+    /// `matches` for a path already known to start with `prefix()` (the prefilter checked it):
+    /// the literal forms then need no byte compare at all.
+    #[inline]
+    pub fn matches_after_prefix(&self, path: &[u8]) -> bool {
+        match self {
+            Matcher::Exact(lit) => path.len() == lit.len(),
+            Matcher::Prefix(_) => true,
+            Matcher::Regex { re, .. } => re.is_match(path),
+        }
+    }
 }
 
 /// Builds matchers for one `compile` run. Many hosts share a pattern (`/.*`, a common API
-/// layout), so each distinct non-literal pattern is parsed and compiled once.
+/// layout), so each distinct pattern is classified and compiled once, and its matcher (literal
+/// and regex alike) is shared: a hot `/` literal is one allocation, not one per location.
 #[derive(Default)]
 pub(crate) struct PatternCache<'m> {
     compiled: FxHashMap<&'m str, Result<Matcher, String>>,
@@ -53,13 +65,8 @@ pub(crate) struct PatternCache<'m> {
 impl<'m> PatternCache<'m> {
     /// The matcher for `pattern`, or why its regex could not be built (e.g. the size limit).
     pub fn matcher(&mut self, pattern: &'m str) -> Result<Matcher, String> {
-        if let Some(m) = plain_literal(pattern) {
-            return Ok(m);
-        }
-        self.compiled
-            .entry(pattern)
-            .or_insert_with(|| classify(pattern))
-            .clone()
+        let build = || plain_literal(pattern).map_or_else(|| classify(pattern), Ok);
+        self.compiled.entry(pattern).or_insert_with(build).clone()
     }
 }
 
@@ -108,8 +115,8 @@ fn literal_form(hir: &Hir) -> Option<Matcher> {
         parts = rest;
     }
     match parts {
-        [] => Some(Matcher::Exact(Box::default())),
-        [one] if is_any_string(one) => Some(Matcher::Prefix(Box::default())),
+        [] => Some(Matcher::Exact(Arc::default())),
+        [one] if is_any_string(one) => Some(Matcher::Prefix(Arc::default())),
         [one] => literal(one).map(|l| Matcher::Exact(l.into())),
         [lit, any] if is_any_string(any) => literal(lit).map(|l| Matcher::Prefix(l.into())),
         _ => None,
@@ -188,9 +195,9 @@ mod tests {
 
     fn kind(p: &str) -> (&'static str, Vec<u8>) {
         match m(p) {
-            Matcher::Exact(l) => ("exact", l.into()),
-            Matcher::Prefix(l) => ("prefix", l.into()),
-            Matcher::Regex { prefix, .. } => ("regex", prefix.into()),
+            Matcher::Exact(l) => ("exact", l.to_vec()),
+            Matcher::Prefix(l) => ("prefix", l.to_vec()),
+            Matcher::Regex { prefix, .. } => ("regex", prefix.to_vec()),
         }
     }
 

@@ -51,7 +51,6 @@ impl Prefilter {
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .start_kind(StartKind::Anchored)
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(&distinct)?;
         let root = if lists[root as usize].is_empty() {
             NONE

@@ -110,7 +110,7 @@ pub fn read_chunk<R: Read>(r: &mut BufReader<R>) -> Option<Option<Vec<u8>>> {
     let size = usize::from_str_radix(line.trim_end().split(';').next()?, 16).ok()?;
     if size == 0 {
         let mut end = String::new();
-        while r.read_line(&mut end).ok()? > 0 && end.trim_end().len() > 0 {
+        while r.read_line(&mut end).ok()? > 0 && !end.trim_end().is_empty() {
             end.clear();
         }
         return Some(None);

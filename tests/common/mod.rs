@@ -1,6 +1,6 @@
 //! Test harness: starts the real `vane` binary and real upstream servers on free loopback
 //! ports, and speaks raw HTTP/1.1 to them. Everything is cleaned up on drop.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod client;
 pub mod upstream;

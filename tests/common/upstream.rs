@@ -121,6 +121,8 @@ impl Drop for Upstream {
 
 fn serve_http(stream: TcpStream, conn: usize, seen: Arc<Mutex<Vec<Seen>>>, handler: &Handler) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    // Responses written in pieces would otherwise meet delayed ACKs (Nagle): 40 ms stalls.
+    let _ = stream.set_nodelay(true);
     let mut w = stream.try_clone().unwrap();
     let mut r = BufReader::new(stream);
     while let Some(req) = read_request(&mut r, conn) {
