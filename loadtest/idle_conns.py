@@ -153,6 +153,7 @@ def main():
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
     vane = None
+    errlog = None
     tmp = None
     upstream = None
     conns = []
@@ -231,6 +232,15 @@ def main():
         conns = []
         time.sleep(a.settle)
         print("VmRSS after closing them all: %d KiB" % rss_kib(pid))
+    except BaseException:
+        if errlog is not None:
+            errlog.flush()
+            errlog.seek(0)
+            tail = errlog.read()[-4000:]
+            print("--- vane stderr (tail):\n" + tail, file=sys.stderr)
+        if vane is not None and vane.poll() is not None:
+            print("vane exited with status %s" % vane.returncode, file=sys.stderr)
+        raise
     finally:
         for s in conns:
             s.close()

@@ -130,9 +130,19 @@ fn run() -> anyhow::Result<()> {
     if let Some(path) = &args.config {
         watch_file(path.clone(), cfg.clone(), publisher.clone())?;
     }
+    wait_for_workers(&threads.links, Duration::from_secs(10));
     status.set_ready();
     tracing::info!(target: "vane", workers, "listening on http://{bound}/");
     wait_for_signal(&status, &settings, &publisher, &threads.links)
+}
+
+/// Health turns 200 only once every worker runs and has acknowledged its first snapshot.
+fn wait_for_workers(links: &[vane::worker::WorkerLink], limit: Duration) {
+    let deadline = Instant::now() + limit;
+    let up = |l: &vane::worker::WorkerLink| l.status.generation.load(std::sync::atomic::Ordering::Acquire) > 0;
+    while !links.iter().all(up) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 fn apply_overrides(cfg: &mut FileConfig, args: &Args) {

@@ -41,8 +41,10 @@ pub fn watch_file(
     first: FileConfig,
     publisher: Arc<Mutex<Publisher>>,
 ) -> std::io::Result<()> {
+    // No baseline stamp: the first look compares the file's content with what was loaded, so
+    // an edit made between the start-up read and this thread's first run is not lost.
     std::thread::Builder::new().name("vane-config".into()).spawn(move || {
-        let mut last = stamp(&path);
+        let mut last: Option<Stamp> = None;
         let mut current = first;
         loop {
             std::thread::sleep(POLL);

@@ -141,15 +141,16 @@ async fn attempt(
             .await
             .map_err(Attempt::Failed)?;
     }
-    let client = ClientSide {
-        http10: head.http10,
-        is_head: head.is_head,
-        close: !head.keep_alive || ctx.draining.get(),
-    };
     let deadline = Instant::now() + s.timeouts.response_header;
     loop {
         // `c.out` still holds the request until response bytes arrive, for the one retry.
         if !upc.pending().is_empty() {
+            // Decided now, not before the wait: a drain may have started meanwhile.
+            let client = ClientSide {
+                http10: head.http10,
+                is_head: head.is_head,
+                close: !head.keep_alive || ctx.draining.get(),
+            };
             c.out.clear();
             match parse_response(upc.pending(), s.limits.max_header_bytes, client, &mut c.out)? {
                 Parsed::Final(res) => return Ok((upc, res)),
