@@ -139,7 +139,12 @@ fn run() -> anyhow::Result<()> {
 /// Health turns 200 only once every worker runs and has acknowledged its first snapshot.
 fn wait_for_workers(links: &[vane::worker::WorkerLink], limit: Duration) {
     let deadline = Instant::now() + limit;
-    let up = |l: &vane::worker::WorkerLink| l.status.generation.load(std::sync::atomic::Ordering::Acquire) > 0;
+    let up = |l: &vane::worker::WorkerLink| {
+        l.status
+            .generation
+            .load(std::sync::atomic::Ordering::Acquire)
+            > 0
+    };
     while !links.iter().all(up) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(2));
     }

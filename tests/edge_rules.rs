@@ -2,7 +2,6 @@
 //! refused request gets its status, with `connection: close`, and the upstream sees nothing.
 
 // The harness re-exports helpers this file does not use.
-#[allow(unused_imports)]
 mod common;
 
 use std::io::{BufReader, Write};

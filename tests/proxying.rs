@@ -3,7 +3,6 @@
 //! forwarding headers.
 
 // The harness re-exports helpers this file does not use.
-#[allow(unused_imports)]
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};

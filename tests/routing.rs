@@ -2,7 +2,6 @@
 //! semantics, the statuses for a missing route or upstream, and weighted round robin.
 
 // The harness re-exports helpers this file does not use.
-#[allow(unused_imports)]
 mod common;
 
 use std::fmt::Write as _;

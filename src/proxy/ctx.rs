@@ -14,7 +14,9 @@ pub struct WorkerCtx {
     pub id: usize,
     /// The listener port, preformatted for X-Forwarded-Port.
     pub port: Box<[u8]>,
-    /// `Rc` around the `Arc` so taking the snapshot per request is a non-atomic increment.
+    /// `Rc` around the `Arc` so taking the snapshot per request is a non-atomic increment:
+    /// cloning the `Arc` itself would bounce its refcount's cache line between cores.
+    #[allow(clippy::redundant_allocation)]
     snapshot: RefCell<Rc<Arc<Snapshot>>>,
     pub upstreams: RefCell<Upstreams<Io>>,
     pub draining: Cell<bool>,

@@ -29,9 +29,9 @@ pub fn classify(name: &str) -> Class {
         _ => return Class::Forward,
     }
     let eq = |s: &str| name.eq_ignore_ascii_case(s);
-    if eq("connection") || eq("keep-alive") || eq("te") || eq("upgrade") || eq("trailer") {
-        Class::HopByHop
-    } else if n.len() >= 6 && n[..6].eq_ignore_ascii_case(b"proxy-") {
+    let proxy_ = n.len() >= 6 && n[..6].eq_ignore_ascii_case(b"proxy-");
+    if proxy_ || eq("connection") || eq("keep-alive") || eq("te") || eq("upgrade") || eq("trailer")
+    {
         Class::HopByHop
     } else if eq("content-length") || eq("transfer-encoding") {
         Class::Framing

@@ -58,7 +58,11 @@ pub fn parse_response(
 ) -> Result<Parsed, Kind> {
     let mut storage = [const { MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS];
     let mut res = httparse::Response::new(&mut []);
-    let head_len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut res, buf, &mut storage) {
+    let head_len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut res,
+        buf,
+        &mut storage,
+    ) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) if buf.len() > max_head => {
             return Err(Kind::MalformedResponse)

@@ -2,11 +2,15 @@
 //!
 //! An open-addressing table of 16-byte slots over one byte arena of names. With 100k hosts the
 //! lookup is bound by cache and TLB misses, so the layout matters more than the hash function:
-//! a slot holds a hash tag and where its name lives, and a miss costs no pointer chase.
+//! a slot holds a hash tag and where its name lives, and a probe reads a name only when the tags
+//! agree. The table is built once from the config and never grows, so a client's Host header
+//! can only probe it, never degrade it.
 
 use std::hash::Hasher;
 
 use rustc_hash::FxHasher;
+
+use super::bytes;
 
 pub(crate) struct HostIndex {
     /// Power-of-two length, at most half full (linear probing stays short).
@@ -29,11 +33,19 @@ impl HostIndex {
     /// `names[i]` gets host number `i`. Names must be distinct (a duplicate is never found).
     pub fn new(names: &[&[u8]]) -> HostIndex {
         let capacity = (names.len() * 2).next_power_of_two().max(8);
-        let mut index = HostIndex { slots: vec![Slot::default(); capacity].into(), names: names.concat().into() };
+        let mut index = HostIndex {
+            slots: vec![Slot::default(); capacity].into(),
+            names: names.concat().into(),
+        };
         let mut off = 0;
         for (host, name) in names.iter().enumerate() {
             let h = hash(name);
-            let slot = Slot { tag: (h >> 32) as u32, host: host as u32 + 1, off: off as u32, len: name.len() as u32 };
+            let slot = Slot {
+                tag: (h >> 32) as u32,
+                host: host as u32 + 1,
+                off: off as u32,
+                len: name.len() as u32,
+            };
             let mut i = h as usize & index.mask();
             while index.slots[i].host != 0 {
                 i = (i + 1) & index.mask();
@@ -54,7 +66,7 @@ impl HostIndex {
             if slot.host == 0 {
                 return None;
             }
-            if slot.tag == tag && self.name(slot).is_some_and(|n| same(n, name)) {
+            if slot.tag == tag && self.name(slot).is_some_and(|n| bytes::eq(n, name)) {
                 return Some(slot.host - 1);
             }
             i = (i + 1) & self.mask();
@@ -66,18 +78,9 @@ impl HostIndex {
     }
 
     fn name(&self, slot: Slot) -> Option<&[u8]> {
-        self.names.get(slot.off as usize..slot.off as usize + slot.len as usize)
+        self.names
+            .get(slot.off as usize..slot.off as usize + slot.len as usize)
     }
-}
-
-/// Byte equality without a `memcmp` call, which costs more than the compare for a short name.
-#[inline]
-fn same(a: &[u8], b: &[u8]) -> bool {
-    let (a8, a_rest) = a.as_chunks::<8>();
-    let (b8, b_rest) = b.as_chunks::<8>();
-    a.len() == b.len()
-        && a8.iter().zip(b8).all(|(x, y)| u64::from_ne_bytes(*x) == u64::from_ne_bytes(*y))
-        && a_rest.iter().zip(b_rest).all(|(x, y)| x == y)
 }
 
 #[inline]

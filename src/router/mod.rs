@@ -1,8 +1,14 @@
 //! The router: `compile(&Model) -> Snapshot` and `Snapshot::lookup(host, path)`.
 //!
-//! Pure: no I/O, no clocks. A snapshot is immutable; the control plane builds a new one per
-//! config change and the workers swap to it between requests.
+//! Pure: no I/O, no clocks; imports only `model`. A snapshot is immutable; the control plane
+//! builds a new one per config change and the workers swap to it between requests.
+//!
+//! `compile` classifies each path regex (`classify`, `pattern`), orders each host's locations
+//! (`precedence`) and lays them out for `lookup`: a host index (`host_index`), then a linear
+//! scan or, for hosts with many locations, an anchored aho-corasick prefilter (`prefilter`).
 
+mod bytes;
+mod classify;
 mod compile;
 mod host_index;
 mod lookup;

@@ -58,7 +58,7 @@ mod tests {
 
     #[test]
     fn sorting_is_deterministic() {
-        let mut v = vec![p(1, "home"), p(0, "any"), p(8, "v1"), p(5, "b"), p(5, "a")];
+        let mut v = [p(1, "home"), p(0, "any"), p(8, "v1"), p(5, "b"), p(5, "a")];
         v.sort();
         let names: Vec<_> = v.iter().map(|x| x.name).collect();
         assert_eq!(names, ["v1", "a", "b", "home", "any"]);

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use super::pattern::Matcher;
+use super::precedence::Precedence;
 use super::{compile, Snapshot};
 use crate::model::{Endpoint, Host, Location, Model, Settings, Upstream};
 
@@ -162,6 +164,21 @@ fn a_regex_that_does_not_compile_is_skipped() {
     assert_eq!(at(&s, "h", "/x"), "h/ok");
 }
 
+/// The matching location by brute force: every location tried, the best by `Precedence`.
+fn reference(locs: &[(&str, &str, &str, &str)], path: &str) -> String {
+    fn rank<'a>((m, name): &'a (Matcher, &str)) -> Precedence<'a> {
+        Precedence {
+            prefix_len: m.prefix().len(),
+            name,
+        }
+    }
+    let mut cache = super::pattern::PatternCache::default();
+    let compiled = locs.iter().map(|l| (cache.matcher(l.2).unwrap(), l.1));
+    let matching = compiled.filter(|(m, _)| m.matches(path.as_bytes()));
+    let best = matching.min_by(|a, b| rank(a).cmp(&rank(b)));
+    best.map_or("-".to_string(), |(_, name)| format!("{}/{name}", locs[0].0))
+}
+
 /// Hosts past the linear-scan limit use the prefilter; it must agree with trying every location
 /// in precedence order.
 #[test]
@@ -178,37 +195,55 @@ fn prefilter_agrees_with_a_full_scan() {
         "/b/.*",
         "(?i)/A/.*",
         "/a/b/c",
+        "/c/.*",
+        "/c/d",
+        "/a/b/c/d/.*",
+        "/api/v1/.*",
+        "/api/v1/users",
+        "/a/[a-z]+/x",
+        r".*\.png",
+        "/static/.*",
+        "/static/img/.*",
     ];
-    let locs: Vec<(String, &str)> = paths
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (format!("l{:02}", (i * 7) % 11), *p))
+    let names: Vec<String> = (0..paths.len())
+        .map(|i| format!("l{:02}", (i * 7) % paths.len()))
         .collect();
-    let as_ref: Vec<_> = locs
+    let locs: Vec<_> = paths
         .iter()
-        .map(|(n, p)| ("h", n.as_str(), *p, "u1"))
+        .zip(&names)
+        .map(|(p, n)| ("h", n.as_str(), *p, "u1"))
         .collect();
-    let many = snap(&as_ref);
-    for probe in [
-        "/a/b/c", "/a/b/c/d", "/a/b", "/a/b/", "/a/12", "/a/x", "/A/x", "/ax", "/b/", "x", "", "/",
-    ] {
-        let want = as_ref
-            .iter()
-            .map(|l| {
-                (
-                    super::pattern::PatternCache::default()
-                        .matcher(l.2)
-                        .unwrap(),
-                    l.1,
-                )
-            })
-            .filter(|(m, _)| m.matches(probe.as_bytes()))
-            .min_by_key(|(m, name)| super::precedence::Precedence {
-                prefix_len: m.prefix().len(),
-                name,
-            })
-            .map_or("-".to_string(), |(_, name)| format!("h/{name}"));
-        assert_eq!(at(&many, "h", probe), want, "{probe}");
+    let many = snap(&locs);
+    let probes = [
+        "/api/v1/usersX",
+        "/c/dd",
+        "/a/bc",
+        "/a/b/c",
+        "/a/b/c/d",
+        "/a/b/c/d/e",
+        "/a/b",
+        "/a/b/",
+        "/a/12",
+        "/a/x",
+        "/a/xy/x",
+        "/A/x",
+        "/ax",
+        "/b/",
+        "x",
+        "",
+        "/",
+        "/c/d",
+        "/c/e",
+        "/api/v1/users",
+        "/api/v1/",
+        "/api/v2",
+        "/static/img/a.png",
+        "/static/a.css",
+        "/x.png",
+        "x.png",
+    ];
+    for probe in probes {
+        assert_eq!(at(&many, "h", probe), reference(&locs, probe), "{probe}");
     }
 }
 
