@@ -22,6 +22,7 @@ fn add(m: &mut Model, host: &str, name: &str, path: &str) {
         Location {
             path: path.to_string(),
             upstream: format!("u{}", name.len() % 4),
+            options: Default::default(),
         },
     );
 }
@@ -37,6 +38,7 @@ fn base() -> Model {
             format!("u{u}"),
             Upstream {
                 endpoints: [("1".to_string(), ep)].into(),
+                ..Default::default()
             },
         );
     }

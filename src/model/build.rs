@@ -1,7 +1,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    normalize_host, parse_endpoint_url, Endpoint, Host, KeyError, Location, Model, Upstream,
+    normalize_host, parse_endpoint_url, Endpoint, Host, KeyError, Location, Model, Options,
+    Upstream,
 };
 
 /// Longest accepted location path regex, in bytes: bounds compile time and memory per location.
@@ -19,6 +20,7 @@ pub struct ModelBuilder {
 struct Partial {
     path: Option<String>,
     upstream: Option<String>,
+    options: Options,
     key: String,
 }
 
@@ -85,6 +87,74 @@ impl ModelBuilder {
         Ok(())
     }
 
+    pub fn set_upstream_options(
+        &mut self,
+        upstream: &str,
+        json: &str,
+        key: &str,
+    ) -> Result<(), KeyError> {
+        check_name(upstream, key)?;
+        let o = Options::from_json(json).map_err(|m| KeyError::new(key, m))?;
+        self.upstreams
+            .entry(upstream.to_string())
+            .or_default()
+            .options = o;
+        Ok(())
+    }
+
+    pub fn set_upstream_discovery(
+        &mut self,
+        upstream: &str,
+        dir: &str,
+        key: &str,
+    ) -> Result<(), KeyError> {
+        check_name(upstream, key)?;
+        let dir = super::etcd_keys::parse_discovery_dir(dir).map_err(|m| KeyError::new(key, m))?;
+        self.upstreams
+            .entry(upstream.to_string())
+            .or_default()
+            .discovery = Some(dir);
+        Ok(())
+    }
+
+    pub fn set_location_options(
+        &mut self,
+        host: &str,
+        location: &str,
+        json: &str,
+        key: &str,
+    ) -> Result<(), KeyError> {
+        let o = Options::from_json(json).map_err(|m| KeyError::new(key, m))?;
+        self.slot(host, location, key)?.options = o;
+        Ok(())
+    }
+
+    /// Sets options already parsed (the TOML source parses them from a table).
+    pub fn set_location_options_parsed(
+        &mut self,
+        host: &str,
+        location: &str,
+        o: Options,
+        key: &str,
+    ) -> Result<(), KeyError> {
+        self.slot(host, location, key)?.options = o.check().map_err(|m| KeyError::new(key, m))?;
+        Ok(())
+    }
+
+    pub fn set_upstream_options_parsed(
+        &mut self,
+        upstream: &str,
+        o: Options,
+        key: &str,
+    ) -> Result<(), KeyError> {
+        check_name(upstream, key)?;
+        self.upstreams
+            .entry(upstream.to_string())
+            .or_default()
+            .options = o.check().map_err(|m| KeyError::new(key, m))?;
+        Ok(())
+    }
+
     /// The model, plus one error per location that is missing its path or its upstream.
     /// A location naming an upstream that does not exist is kept: it answers 503 until it does.
     pub fn finish(self) -> (Model, Vec<KeyError>) {
@@ -97,7 +167,14 @@ impl ModelBuilder {
             match (p.path, p.upstream) {
                 (Some(path), Some(upstream)) => {
                     let h: &mut Host = model.hosts.entry(host).or_default();
-                    h.locations.insert(name, Location { path, upstream });
+                    h.locations.insert(
+                        name,
+                        Location {
+                            path,
+                            upstream,
+                            options: p.options,
+                        },
+                    );
                 }
                 (path, _) => {
                     let missing = if path.is_none() { "path" } else { "upstream" };

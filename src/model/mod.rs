@@ -7,7 +7,9 @@ mod build;
 mod duration;
 mod endpoint;
 mod error;
+pub mod etcd_keys;
 mod host;
+mod options;
 mod settings;
 mod toml_file;
 
@@ -19,6 +21,7 @@ pub use duration::parse_duration;
 pub use endpoint::parse_endpoint_url;
 pub use error::{ConfigError, KeyError};
 pub use host::normalize_host;
+pub use options::{Balance, Options, PoolOptions, TimeoutOptions};
 pub use settings::{Limits, Listen, PoolSettings, Settings, ShutdownSettings, Timeouts};
 pub use toml_file::{parse_toml, FileConfig};
 
@@ -40,11 +43,15 @@ pub struct Host {
 pub struct Location {
     pub path: String,
     pub upstream: String,
+    pub options: Options,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Upstream {
     pub endpoints: BTreeMap<String, Endpoint>,
+    pub options: Options,
+    /// A registrator-style service directory whose entries are endpoints too (etcd only).
+    pub discovery: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,3 +62,33 @@ pub struct Endpoint {
 
 /// The host name that matches any Host header no other host entry matches.
 pub const CATCH_ALL_HOST: &str = "*";
+
+/// Which entities a batch of config changes touched, so the router recompiles only those.
+/// `all` forces a full compile (first load, re-read after a reconnect or compaction).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeSet {
+    pub all: bool,
+    /// Normalized host names whose locations changed (added, removed or edited).
+    pub hosts: std::collections::BTreeSet<String>,
+    /// Upstreams whose endpoints, options or existence changed.
+    pub upstreams: std::collections::BTreeSet<String>,
+}
+
+impl ChangeSet {
+    pub fn everything() -> Self {
+        ChangeSet {
+            all: true,
+            ..Default::default()
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        !self.all && self.hosts.is_empty() && self.upstreams.is_empty()
+    }
+
+    pub fn merge(&mut self, other: ChangeSet) {
+        self.all |= other.all;
+        self.hosts.extend(other.hosts);
+        self.upstreams.extend(other.upstreams);
+    }
+}

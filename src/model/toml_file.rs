@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use toml::{Table, Value};
 
-use super::{parse_duration, ConfigError, KeyError, Model, ModelBuilder, Settings};
+use super::{parse_duration, ConfigError, KeyError, Model, ModelBuilder, Options, Settings};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileConfig {
@@ -245,6 +245,14 @@ fn upstreams(v: &Value, b: &mut ModelBuilder, errs: &mut Vec<KeyError>) {
         }
         for (k, ev) in ut {
             let kname = key(&["upstreams", u, k]);
+            if k == "options" {
+                let r =
+                    options(ev, &kname).and_then(|o| b.set_upstream_options_parsed(u, o, &kname));
+                if let Err(e) = r {
+                    errs.push(e);
+                }
+                continue;
+            }
             if k != "endpoints" {
                 errs.push(KeyError::new(kname, "unknown key"));
                 continue;
@@ -262,6 +270,13 @@ fn upstreams(v: &Value, b: &mut ModelBuilder, errs: &mut Vec<KeyError>) {
             }
         }
     }
+}
+
+/// `options = { timeouts = { connect = "2s" }, retries = 0, ... }`: the etcd options JSON's shape.
+fn options(v: &Value, name: &str) -> Result<Options, KeyError> {
+    v.clone()
+        .try_into::<Options>()
+        .map_err(|e| KeyError::new(name, format!("bad options: {}", e.message())))
 }
 
 /// An endpoint is `"http://ip:port"` or `{ url = "http://ip:port", weight = N }`.
@@ -331,6 +346,14 @@ fn hosts(v: &Value, b: &mut ModelBuilder, errs: &mut Vec<KeyError>) {
 fn location(b: &mut ModelBuilder, h: &str, l: &str, loc: &Table, errs: &mut Vec<KeyError>) {
     for (k, v) in loc {
         let name = key(&["hosts", h, "locations", l, k]);
+        if k == "options" {
+            if let Err(e) =
+                options(v, &name).and_then(|o| b.set_location_options_parsed(h, l, o, &name))
+            {
+                errs.push(e);
+            }
+            continue;
+        }
         let Some(s) = v.as_str() else {
             errs.push(KeyError::new(name, "expected a string"));
             continue;
@@ -359,9 +382,13 @@ connect = "1s"
 [upstreams.example-v1.endpoints]
 1 = "http://127.0.0.1:8086"
 2 = { url = "http://127.0.0.1:8087", weight = 3 }
+[upstreams.example-v1.options]
+retries = 0
+timeouts = { connect = "2s" }
 [hosts."example.com".locations.home]
 path = "/.*"
 upstream = "example-v1"
+options = { max_body = 1024 }
 "#;
 
     #[test]
@@ -374,6 +401,13 @@ upstream = "example-v1"
         );
         assert_eq!(c.model.upstreams["example-v1"].endpoints["2"].weight, 3);
         assert_eq!(c.model.hosts["example.com"].locations["home"].path, "/.*");
+        assert_eq!(
+            c.model.hosts["example.com"].locations["home"]
+                .options
+                .max_body,
+            Some(1024)
+        );
+        assert_eq!(c.model.upstreams["example-v1"].options.retries, Some(0));
     }
 
     #[test]

@@ -18,6 +18,7 @@ fn model(locations: &[(&str, &str, &str, &str)]) -> Model {
             up.into(),
             Upstream {
                 endpoints: [("1".to_string(), ep)].into(),
+                ..Default::default()
             },
         );
     }
@@ -28,6 +29,7 @@ fn model(locations: &[(&str, &str, &str, &str)]) -> Model {
             Location {
                 path: path.into(),
                 upstream: upstream.into(),
+                options: Default::default(),
             },
         );
     }
