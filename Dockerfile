@@ -1,5 +1,7 @@
 # Multi-stage build: compile with the Rust toolchain, ship a slim Debian image with the binary.
 FROM rust:1-bookworm AS build
+# etcd-client generates its gRPC code with protoc.
+RUN apt-get update && apt-get install -y --no-install-recommends protobuf-compiler && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
