@@ -1,14 +1,15 @@
-//! Router benches: `lookup` (a host among 100k; a path among 1k/10k locations of one host) and
-//! `compile` at 1k / 10k / 100k locations. Short measurement times: the whole run takes a couple
-//! of minutes on a shared 2-core machine.
+//! Router benches: `lookup` (a host among 100k; a path among 1k/10k locations of one host),
+//! full `compile` and `incremental` compiles (one host or one upstream changed) at 1k / 10k /
+//! 100k locations. Short measurement times: the whole run takes about two minutes on a shared
+//! 2-core machine. Memory per location and drop costs: `benches/compile.rs`.
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
-use vane::model::{Endpoint, Host, Location, Model, Settings, Upstream};
-use vane::router::{compile, Snapshot};
+use vane::model::{ChangeSet, Endpoint, Host, Location, Model, Settings, Upstream};
+use vane::router::{compile, Compiler, Snapshot};
 
 const MIXED_PER_HOST: usize = 20;
 
@@ -125,8 +126,8 @@ fn bench_compile(c: &mut Criterion) {
     // Flat sampling: one compile at 100k takes ~0.1 s, too long for criterion's linear ramp.
     g.sample_size(10)
         .sampling_mode(SamplingMode::Flat)
-        .measurement_time(Duration::from_secs(4))
-        .warm_up_time(Duration::from_secs(1));
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500));
     for n in [1_000, 10_000, 100_000] {
         for (shape, m) in [
             ("mixed", mixed(n)),
@@ -139,8 +140,140 @@ fn bench_compile(c: &mut Criterion) {
             });
         }
     }
+    // What the control plane pays after a reconnect: `ChangeSet::all` on a compiler that has
+    // compiled this model before (ids looked up, regexes reused).
+    let mut m = own_upstreams(100_000, MIXED_PER_HOST);
+    let mut compiler = Compiler::new();
+    g.bench_function("full_again/100000", |b| {
+        let everything = |_: &mut Model, _| ChangeSet::everything();
+        b.iter_custom(|iters| time_edits(iters, &mut compiler, &mut m, everything))
+    });
     g.finish();
 }
 
-criterion_group!(benches, bench_lookup, bench_compile);
+/// Like `mixed`, but each host has its own upstream of two endpoints (`app-{host}`): the shape
+/// where one upstream change is one host's business.
+fn own_upstreams(n: usize, per_host: usize) -> Model {
+    let mut m = Model::default();
+    for i in 0..n {
+        let host = i / per_host;
+        let path = match i % per_host {
+            0 => "/.*".to_string(),
+            _ if i % 33 == 0 => format!("/api{}/v[0-9]+/item/[a-z]+", i % 50),
+            _ => format!("/svc{i}/.*"),
+        };
+        let loc = Location {
+            path,
+            upstream: format!("app-{host}"),
+            options: Default::default(),
+        };
+        let h: &mut Host = m.hosts.entry(format!("h{host}.example.com")).or_default();
+        h.locations.insert(format!("loc{i}"), loc);
+        let endpoints = (0..2u8).map(|e| {
+            let addr = ([10, 0, (host % 250) as u8, e], 8080).into();
+            (e.to_string(), Endpoint { addr, weight: 1 })
+        });
+        let up = Upstream {
+            endpoints: endpoints.collect(),
+            ..Default::default()
+        };
+        m.upstreams.entry(format!("app-{host}")).or_insert(up);
+    }
+    m
+}
+
+fn settings() -> Arc<Settings> {
+    Arc::new(Settings::default())
+}
+
+/// Times `compiler.compile` alone over `iters` edits made by `edit` (which returns what changed).
+/// Outside the timing: the model edit, and dropping each snapshot once the next one exists (as
+/// the control plane does after the workers moved on), so a compile never frees the snapshot
+/// before it.
+fn time_edits(
+    iters: u64,
+    compiler: &mut Compiler,
+    m: &mut Model,
+    mut edit: impl FnMut(&mut Model, u64) -> ChangeSet,
+) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut prev = compiler.compile(m, &ChangeSet::default(), settings(), 0, 0);
+    for i in 0..iters {
+        let changes = edit(m, i);
+        let start = Instant::now();
+        let snap = compiler.compile(m, &changes, settings(), i, 0);
+        total += start.elapsed();
+        drop(black_box(std::mem::replace(&mut prev, snap)));
+    }
+    total
+}
+
+/// Adds or removes location `extra` in one host (a different host each time).
+fn edit_host(m: &mut Model, i: u64, hosts: usize) -> ChangeSet {
+    let name = format!("h{}.example.com", (i as usize * 7919) % hosts);
+    let host = m.hosts.get_mut(&name).unwrap();
+    if host.locations.remove("extra").is_none() {
+        let loc = Location {
+            path: format!("/extra{i}/.*"),
+            upstream: "app-0".into(),
+            options: Default::default(),
+        };
+        host.locations.insert("extra".into(), loc);
+    }
+    ChangeSet {
+        hosts: [name].into(),
+        ..Default::default()
+    }
+}
+
+/// Changes the weight of one upstream's first endpoint (a different upstream each time).
+fn edit_upstream(m: &mut Model, i: u64, upstreams: usize) -> ChangeSet {
+    let name = format!("app-{}", (i as usize * 7919) % upstreams);
+    let up = m.upstreams.get_mut(&name).unwrap();
+    let ep = up.endpoints.values_mut().next().unwrap();
+    ep.weight = ep.weight % 5 + 1;
+    ChangeSet {
+        upstreams: [name].into(),
+        ..Default::default()
+    }
+}
+
+fn bench_incremental(c: &mut Criterion) {
+    let mut g = c.benchmark_group("incremental");
+    g.measurement_time(Duration::from_millis(1500))
+        .warm_up_time(Duration::from_millis(300));
+    let shapes = [
+        (1_000, MIXED_PER_HOST),
+        (10_000, MIXED_PER_HOST),
+        (100_000, MIXED_PER_HOST),
+        // 100k hosts of one location, each with its own upstream: the most upstreams.
+        (100_000, 1),
+        // One host of 10k locations: a change rebuilds all of them and the host's prefilter.
+        (10_000, 10_000),
+    ];
+    for (n, per_host) in shapes {
+        let hosts = n / per_host;
+        let mut m = own_upstreams(n, per_host);
+        let mut compiler = Compiler::new();
+        drop(compiler.compile(&m, &ChangeSet::everything(), settings(), 0, 0));
+        let suffix = match per_host {
+            1 => "_of_100k_hosts",
+            MIXED_PER_HOST => "",
+            _ => "_all_in_one_host",
+        };
+        let id = BenchmarkId::new(format!("one_host{suffix}"), n);
+        g.bench_function(id, |b| {
+            let edit = |m: &mut Model, i| edit_host(m, i, hosts);
+            b.iter_custom(|iters| time_edits(iters, &mut compiler, &mut m, edit))
+        });
+        let id = BenchmarkId::new(format!("one_upstream{suffix}"), n);
+        g.bench_function(id, |b| {
+            let edit = |m: &mut Model, i| edit_upstream(m, i, hosts);
+            b.iter_custom(|iters| time_edits(iters, &mut compiler, &mut m, edit))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_lookup, bench_compile, bench_incremental);
 criterion_main!(benches);

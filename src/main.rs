@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use signal_hook::consts::{SIGINT, SIGTERM};
+use vane::control::etcd::{spawn_etcd_source, EtcdSourceConfig};
 use vane::control::{load_file, serve_health, watch_file, NodeStatus, Publisher};
-use vane::model::{parse_toml, FileConfig};
-use vane::router::compile;
+use vane::model::{parse_etcd_endpoint, parse_etcd_prefix, parse_toml, FileConfig};
+use vane::router::{compile, Snapshot};
 use vane::worker::{bind_listeners, spawn_workers};
 
 #[global_allocator]
@@ -19,13 +20,18 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const DEFAULT_CONFIG: &str = include_str!("../config/vane.toml");
 
 const USAGE: &str =
-    "usage: vane [--config FILE] [--workers N] [--listen IP:PORT] [--health IP:PORT] [--check]
+    "usage: vane [--config FILE] [--workers N] [--listen IP:PORT] [--health IP:PORT]
+            [--etcd URL[,URL...]] [--etcd-prefix PREFIX] [--state-dir DIR] [--check]
 
-  --config FILE     TOML config (default: the embedded config/vane.toml); edits apply live
-  --workers N       worker threads, one per core when omitted or 0
-  --listen IP:PORT  overrides [listen] http
-  --health IP:PORT  overrides [listen] health (the load balancer's health check)
-  --check           validate the config and exit
+  --config FILE        TOML config (default: the embedded config/vane.toml); edits apply live
+  --workers N          worker threads, one per core when omitted or 0
+  --listen IP:PORT     overrides [listen] http
+  --health IP:PORT     overrides [listen] health (the load balancer's health check)
+  --etcd URLS          routes come from etcd at these members (overrides [etcd] endpoints);
+                       the file then supplies only the node's settings
+  --etcd-prefix P      key prefix of the routes (default /vulcand)
+  --state-dir DIR      where the route cache and status.json live (default /var/lib/vane)
+  --check              validate the config and exit
 ";
 
 #[derive(Default)]
@@ -34,6 +40,9 @@ struct Args {
     workers: Option<usize>,
     listen: Option<std::net::SocketAddr>,
     health: Option<std::net::SocketAddr>,
+    etcd: Option<Vec<String>>,
+    etcd_prefix: Option<String>,
+    state_dir: Option<PathBuf>,
     check: bool,
 }
 
@@ -68,6 +77,25 @@ fn parse_args() -> anyhow::Result<Args> {
                         .context("--health: expected IP:PORT")?,
                 )
             }
+            "--etcd" => {
+                let urls = val("--etcd")?;
+                let eps = urls
+                    .split(',')
+                    .filter(|u| !u.trim().is_empty())
+                    .map(parse_etcd_endpoint)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| anyhow::anyhow!("--etcd: {e}"))?;
+                if eps.is_empty() {
+                    bail!("--etcd needs at least one URL\n{USAGE}");
+                }
+                a.etcd = Some(eps);
+            }
+            "--etcd-prefix" => {
+                let p = parse_etcd_prefix(&val("--etcd-prefix")?)
+                    .map_err(|e| anyhow::anyhow!("--etcd-prefix: {e}"))?;
+                a.etcd_prefix = Some(p);
+            }
+            "--state-dir" => a.state_dir = Some(val("--state-dir")?.into()),
             "--check" => a.check = true,
             "--version" | "-V" => {
                 println!("vane {}", env!("CARGO_PKG_VERSION"));
@@ -104,6 +132,10 @@ fn run() -> anyhow::Result<()> {
         None => parse_toml(DEFAULT_CONFIG).context("embedded default config")?,
     };
     if args.check {
+        if cfg.settings.etcd.enabled() || args.etcd.is_some() {
+            println!("config ok: routes come from etcd");
+            return Ok(());
+        }
         println!(
             "config ok: {} host(s), {} upstream(s)",
             cfg.model.hosts.len(),
@@ -124,14 +156,34 @@ fn run() -> anyhow::Result<()> {
             .with_context(|| format!("health listener {addr}"))?;
         tracing::info!(target: "vane", "health check on http://{h}/");
     }
-    let snap = Arc::new(compile(&cfg.model, settings.clone(), 1, 0));
+    let etcd = settings.etcd.enabled();
+    // With etcd, the workers answer 503 until the etcd source (or its cache) has routes.
+    let snap = Arc::new(if etcd {
+        Snapshot::not_ready(settings.clone(), 1)
+    } else {
+        compile(&cfg.model, settings.clone(), 1, 0)
+    });
     let threads = spawn_workers(listeners, snap)?;
     let publisher = Arc::new(Mutex::new(Publisher::new(threads.links.clone(), 1)));
-    if let Some(path) = &args.config {
-        watch_file(path.clone(), cfg.clone(), publisher.clone())?;
-    }
     wait_for_workers(&threads.links, Duration::from_secs(10));
-    status.set_ready();
+    if etcd {
+        if !cfg.model.hosts.is_empty() || !cfg.model.upstreams.is_empty() {
+            tracing::warn!(target: "vane", "etcd is configured: the routes in the config file are ignored");
+        }
+        spawn_etcd_source(EtcdSourceConfig {
+            settings: settings.clone(),
+            config_file: args.config.clone(),
+            publisher: publisher.clone(),
+            node: status.clone(),
+            generation: 1,
+        })?;
+        tracing::info!(target: "vane", endpoints = ?settings.etcd.endpoints, prefix = %settings.etcd.prefix, "routes come from etcd");
+    } else {
+        if let Some(path) = &args.config {
+            watch_file(path.clone(), cfg.clone(), publisher.clone())?;
+        }
+        status.set_ready();
+    }
     tracing::info!(target: "vane", workers, "listening on http://{bound}/");
     wait_for_signal(&status, &settings, &publisher, &threads.links)
 }
@@ -159,6 +211,15 @@ fn apply_overrides(cfg: &mut FileConfig, args: &Args) {
     }
     if let Some(h) = args.health {
         cfg.settings.listen.health = Some(h);
+    }
+    if let Some(e) = &args.etcd {
+        cfg.settings.etcd.endpoints = e.clone();
+    }
+    if let Some(p) = &args.etcd_prefix {
+        cfg.settings.etcd.prefix = p.clone();
+    }
+    if let Some(d) = &args.state_dir {
+        cfg.settings.etcd.state_dir = d.clone();
     }
 }
 

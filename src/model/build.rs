@@ -47,12 +47,7 @@ impl ModelBuilder {
         check_name(upstream, key)?;
         check_name(id, key)?;
         let addr = parse_endpoint_url(url).map_err(|m| KeyError::new(key, m))?;
-        if weight == 0 || weight > 10_000 {
-            return Err(KeyError::new(
-                key,
-                format!("weight {weight} is out of range 1..=10000"),
-            ));
-        }
+        validate_weight(weight).map_err(|m| KeyError::new(key, m))?;
         let up = self.upstreams.entry(upstream.to_string()).or_default();
         up.endpoints
             .insert(id.to_string(), Endpoint { addr, weight });
@@ -209,6 +204,11 @@ fn location_key(key: &str) -> String {
 }
 
 fn check_name(name: &str, key: &str) -> Result<(), KeyError> {
+    validate_name(name).map_err(|m| KeyError::new(key, m))
+}
+
+/// A name of an upstream, endpoint or location: 1..=255 of letters, digits, `- _ . : @`.
+pub fn validate_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 255
         && name
@@ -217,14 +217,22 @@ fn check_name(name: &str, key: &str) -> Result<(), KeyError> {
     if ok {
         Ok(())
     } else {
-        Err(KeyError::new(
-            key,
-            format!("`{name}` is not a valid name (use letters, digits, - _ . : @)"),
+        Err(format!(
+            "`{name}` is not a valid name (use letters, digits, - _ . : @)"
         ))
     }
 }
 
-fn validate_path(path: &str) -> Result<(), String> {
+/// An endpoint's weight for smooth weighted round robin.
+pub fn validate_weight(weight: u32) -> Result<(), String> {
+    if weight == 0 || weight > 10_000 {
+        return Err(format!("weight {weight} is out of range 1..=10000"));
+    }
+    Ok(())
+}
+
+/// A location's path regex: non-empty, at most `MAX_PATH_REGEX` bytes, valid syntax.
+pub fn validate_path(path: &str) -> Result<(), String> {
     if path.is_empty() {
         return Err("path regex is empty".into());
     }

@@ -16,13 +16,16 @@ mod toml_file;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-pub use build::ModelBuilder;
+pub use build::{validate_name, validate_path, validate_weight, ModelBuilder};
 pub use duration::parse_duration;
 pub use endpoint::parse_endpoint_url;
 pub use error::{ConfigError, KeyError};
 pub use host::normalize_host;
 pub use options::{Balance, Options, PoolOptions, TimeoutOptions};
-pub use settings::{Limits, Listen, PoolSettings, Settings, ShutdownSettings, Timeouts};
+pub use settings::{
+    parse_etcd_endpoint, parse_etcd_prefix, EtcdSettings, Limits, Listen, PoolSettings, Settings,
+    ShutdownSettings, Timeouts,
+};
 pub use toml_file::{parse_toml, FileConfig};
 
 /// The whole route table: what `router::compile` turns into a snapshot.

@@ -1,4 +1,5 @@
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Node settings: everything in the file that is not a route. Timeouts and limits are carried in
@@ -12,6 +13,8 @@ pub struct Settings {
     pub limits: Limits,
     pub pool: PoolSettings,
     pub shutdown: ShutdownSettings,
+    /// Where routes come from when `etcd.endpoints` is not empty; read once at start.
+    pub etcd: EtcdSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,8 +72,70 @@ impl Default for Settings {
             limits: Limits::default(),
             pool: PoolSettings::default(),
             shutdown: ShutdownSettings::default(),
+            etcd: EtcdSettings::default(),
         }
     }
+}
+
+/// The etcd source (`[etcd]` in the file, `--etcd`, `--etcd-prefix`, `--state-dir`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcdSettings {
+    /// `http://host:port` client URLs of the members; empty: routes come from the file.
+    pub endpoints: Vec<String>,
+    /// The key prefix of the route layout, without a trailing slash (`/vulcand`).
+    pub prefix: String,
+    /// The last applied keys (`etcd-cache.json`) and `status.json` are kept here.
+    pub state_dir: PathBuf,
+}
+
+impl EtcdSettings {
+    pub fn enabled(&self) -> bool {
+        !self.endpoints.is_empty()
+    }
+}
+
+impl Default for EtcdSettings {
+    fn default() -> Self {
+        EtcdSettings {
+            endpoints: Vec::new(),
+            prefix: "/vulcand".into(),
+            state_dir: PathBuf::from("/var/lib/vane"),
+        }
+    }
+}
+
+/// An etcd client URL as the etcd source accepts it: `http://host:port` (a bare `host:port`
+/// gets `http://`). TLS is not supported yet.
+pub fn parse_etcd_endpoint(url: &str) -> Result<String, String> {
+    let url = url.trim().trim_end_matches('/');
+    let rest = match url.split_once("://") {
+        Some(("http", rest)) => rest,
+        Some((scheme, _)) => {
+            return Err(format!(
+                "`{url}`: scheme {scheme} is not supported (use http://host:port)"
+            ))
+        }
+        None => url,
+    };
+    let valid = rest.rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty() && !host.contains('/') && port.parse::<u16>().is_ok_and(|p| p > 0)
+    });
+    if valid {
+        Ok(format!("http://{rest}"))
+    } else {
+        Err(format!(
+            "`{url}` is not an etcd client URL such as http://127.0.0.1:2379"
+        ))
+    }
+}
+
+/// A key prefix: absolute, no trailing slash (`/` alone means the whole keyspace: `""`).
+pub fn parse_etcd_prefix(prefix: &str) -> Result<String, String> {
+    let p = prefix.trim();
+    if !p.starts_with('/') || p.contains("//") {
+        return Err(format!("`{p}` is not a key prefix such as /vulcand"));
+    }
+    Ok(p.trim_end_matches('/').to_string())
 }
 
 impl Default for Timeouts {

@@ -5,7 +5,10 @@ use std::net::SocketAddr;
 
 use toml::{Table, Value};
 
-use super::{parse_duration, ConfigError, KeyError, Model, ModelBuilder, Options, Settings};
+use super::{
+    parse_duration, parse_etcd_endpoint, parse_etcd_prefix, ConfigError, KeyError, Model,
+    ModelBuilder, Options, Settings,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileConfig {
@@ -39,6 +42,7 @@ pub fn parse_toml(text: &str) -> Result<FileConfig, ConfigError> {
             "limits" => limits(v, &mut settings, &mut errs),
             "pool" => pool(v, &mut settings, &mut errs),
             "shutdown" => shutdown(v, &mut settings, &mut errs),
+            "etcd" => etcd(v, &mut settings, &mut errs),
             "upstreams" => upstreams(v, &mut builder, &mut errs),
             "hosts" => hosts(v, &mut builder, &mut errs),
             _ => errs.push(KeyError::new(key(&[k]), "unknown key")),
@@ -226,6 +230,35 @@ fn shutdown(v: &Value, s: &mut Settings, errs: &mut Vec<KeyError>) {
         };
         if let Some(d) = duration(v, &name, errs) {
             *slot = d;
+        }
+    }
+}
+
+/// `[etcd]`: `endpoints = ["http://127.0.0.1:2379"]`, `prefix = "/vulcand"`, `state_dir = "..."`.
+fn etcd(v: &Value, s: &mut Settings, errs: &mut Vec<KeyError>) {
+    let Some(t) = table(v, "etcd", errs) else {
+        return;
+    };
+    for (k, v) in t {
+        let name = key(&["etcd", k]);
+        let r = match (k.as_str(), v) {
+            ("endpoints", Value::Array(a)) => a
+                .iter()
+                .map(|e| e.as_str().ok_or("expected strings".to_string()))
+                .map(|e| e.and_then(parse_etcd_endpoint))
+                .collect::<Result<Vec<_>, _>>()
+                .map(|eps| s.etcd.endpoints = eps),
+            ("endpoints", _) => Err("expected [\"http://host:port\", ...]".into()),
+            ("prefix", Value::String(p)) => parse_etcd_prefix(p).map(|p| s.etcd.prefix = p),
+            ("state_dir", Value::String(d)) if !d.is_empty() => {
+                s.etcd.state_dir = d.into();
+                Ok(())
+            }
+            ("prefix" | "state_dir", _) => Err("expected a string".into()),
+            _ => Err("unknown key".into()),
+        };
+        if let Err(m) = r {
+            errs.push(KeyError::new(name, m));
         }
     }
 }
@@ -423,6 +456,30 @@ options = { max_body = 1024 }
         );
         assert!(keys.contains(&"timeouts.connect"), "{keys:?}");
         assert!(keys.contains(&"timeouts.bogus"), "{keys:?}");
+    }
+
+    #[test]
+    fn parses_the_etcd_table() {
+        let c = parse_toml(
+            "[etcd]\nendpoints = [\"http://127.0.0.1:2379\", \"10.0.0.2:2379\"]\nprefix = \"/edge/\"\nstate_dir = \"/tmp/v\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.settings.etcd.endpoints,
+            ["http://127.0.0.1:2379", "http://10.0.0.2:2379"]
+        );
+        assert_eq!(c.settings.etcd.prefix, "/edge");
+        assert_eq!(c.settings.etcd.state_dir, std::path::Path::new("/tmp/v"));
+        let err =
+            parse_toml("[etcd]\nendpoints = [\"https://x:1\"]\nprefix = \"vulcand\"\nbogus = 1\n")
+                .unwrap_err();
+        let keys: Vec<_> = err.errors.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["etcd.bogus", "etcd.endpoints", "etcd.prefix"],
+            "{err}"
+        );
+        assert!(!parse_toml("").unwrap().settings.etcd.enabled());
     }
 
     #[test]

@@ -17,8 +17,10 @@ use super::ctx::WorkerCtx;
 use super::error::{Kind, ProxyError};
 use super::head::{BodyLen, RequestHead};
 use super::io::{self, Io, BODY_BUF};
+use super::policy::Policy;
 use super::response::{parse_response, ClientSide, Parsed, RespBody, ResponseHead};
 use crate::router::{Snapshot, UpstreamIdx};
+use crate::upstream::Picked;
 
 /// Bodies up to this size travel in the same write as their head.
 const COALESCE: u64 = 64 * 1024;
@@ -32,7 +34,11 @@ pub async fn handle(
     snap: &Snapshot,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
-    let up = {
+    if !snap.ready {
+        // No config has been loaded yet (no etcd, no cache): nothing can be routed.
+        return Err(Kind::NoEndpoint.into());
+    }
+    let (idx, policy) = {
         let pending = c.io.pending();
         // An absolute-form target with an empty path (`http://h`) means `/` (RFC 9112 §3.2.2).
         let path = if head.path.is_empty() {
@@ -43,41 +49,62 @@ pub async fn handle(
         let route = snap
             .lookup(&pending[head.host.clone()], path)
             .ok_or(Kind::NoRoute)?;
-        route.upstream.ok_or(Kind::NoEndpoint)?
+        let idx = route.upstream.ok_or(Kind::NoEndpoint)?;
+        (
+            idx,
+            Policy::resolve(route, snap.upstream(idx), &snap.settings),
+        )
     };
+    if let (BodyLen::Length(n), Some(max)) = (head.body, policy.max_body) {
+        if n > max {
+            return Err(Kind::BodyTooLarge.into());
+        }
+    }
     c.io.consume(head.head_len);
-    exchange(ctx, c, snap, up, head).await
+    let name = &*snap.upstream(idx).name;
+    let picked = ctx
+        .upstreams
+        .borrow_mut()
+        .pick(idx, policy.balance)
+        .ok_or(Kind::NoEndpoint)?;
+    let target = Target {
+        idx,
+        name,
+        picked,
+        policy,
+    };
+    exchange(ctx, c, &target, head).await
+}
+
+/// Where a request goes and under which policy.
+struct Target<'a> {
+    idx: UpstreamIdx,
+    name: &'a str,
+    picked: Picked,
+    policy: Policy,
 }
 
 async fn exchange(
     ctx: &WorkerCtx,
     c: &mut Client,
-    snap: &Snapshot,
-    up: UpstreamIdx,
+    t: &Target<'_>,
     head: &RequestHead,
 ) -> Result<bool, ProxyError> {
-    let s = &snap.settings;
-    let addr = ctx
-        .upstreams
-        .borrow_mut()
-        .pick(up)
-        .ok_or(Kind::NoEndpoint)?
-        .addr;
     let body = coalesce_small_body(c, head.body);
-    let retryable = head.idempotent && head.body == BodyLen::None;
-    let (mut upc, res) = match attempt(ctx, c, snap, addr, head, body, true).await {
-        Err(Attempt::Stale) if retryable => attempt(ctx, c, snap, addr, head, body, false).await,
+    let retryable = t.policy.retries > 0 && head.idempotent && head.body == BodyLen::None;
+    let (mut upc, res) = match attempt(ctx, c, t, head, body, true).await {
+        Err(Attempt::Stale) if retryable => attempt(ctx, c, t, head, body, false).await,
         other => other,
     }
     .map_err(Attempt::into_error)?;
-    let complete = send_response(c, &mut upc, &res, s.timeouts.body_idle).await?;
+    let complete = send_response(c, &mut upc, &res, t.policy.body_idle).await?;
     // Bytes past the end of the response (say, a body sent to HEAD) make a connection unusable.
     if complete && res.upstream_reusable && upc.pending().is_empty() {
         upc.shrink();
-        let max = s.pool.max_idle_per_endpoint;
+        let (max, now) = (t.policy.pool_max_idle, Instant::now());
         ctx.upstreams
             .borrow_mut()
-            .put_idle(addr, upc, max, Instant::now());
+            .put_idle(t.idx, t.name, t.picked, upc, max, now);
     }
     Ok(!res.client_close)
 }
@@ -107,24 +134,24 @@ impl From<Kind> for Attempt {
 async fn attempt(
     ctx: &WorkerCtx,
     c: &mut Client,
-    snap: &Snapshot,
-    addr: SocketAddr,
+    t: &Target<'_>,
     head: &RequestHead,
     body: BodyLen,
     may_reuse: bool,
 ) -> Result<(Io, ResponseHead), Attempt> {
-    let s = &snap.settings;
+    let p = &t.policy;
     let pooled = if may_reuse {
+        let now = Instant::now();
         ctx.upstreams
             .borrow_mut()
-            .take_idle(addr, s.pool.idle_timeout, Instant::now())
+            .take_idle(t.idx, t.picked, p.pool_idle_timeout, now)
     } else {
         None
     };
     let reused = pooled.is_some();
     let mut upc = match pooled {
         Some(conn) => conn,
-        None => connect(addr, s.timeouts.connect).await?,
+        None => connect(t.picked.addr, p.connect).await?,
     };
     let stale = |kind: Kind| {
         if reused {
@@ -137,11 +164,11 @@ async fn attempt(
         .await
         .map_err(|_| stale(Kind::UpstreamIo))?;
     if body != BodyLen::None {
-        send_body(c, &mut upc, head, body, s)
+        send_body(c, &mut upc, head, body, p)
             .await
             .map_err(Attempt::Failed)?;
     }
-    let deadline = Instant::now() + s.timeouts.response_header;
+    let deadline = Instant::now() + p.response_header;
     loop {
         // `c.out` still holds the request until response bytes arrive, for the one retry.
         if !upc.pending().is_empty() {
@@ -152,7 +179,7 @@ async fn attempt(
                 close: !head.keep_alive || ctx.draining.get(),
             };
             c.out.clear();
-            match parse_response(upc.pending(), s.limits.max_header_bytes, client, &mut c.out)? {
+            match parse_response(upc.pending(), p.max_head, client, &mut c.out)? {
                 Parsed::Final(res) => return Ok((upc, res)),
                 Parsed::Interim(n) => upc.consume(n),
                 Parsed::Partial => {}
@@ -164,9 +191,7 @@ async fn attempt(
         } else {
             Kind::UpstreamIo.into()
         };
-        match monoio::time::timeout_at(deadline.into(), upc.fill(s.limits.max_header_bytes + 1))
-            .await
-        {
+        match monoio::time::timeout_at(deadline.into(), upc.fill(p.max_head + 1)).await {
             Err(_) => return Err(Kind::UpstreamTimeout.into()),
             Ok(Ok(0)) | Ok(Err(_)) => return Err(fresh_failure),
             Ok(Ok(_)) => {}
@@ -202,7 +227,7 @@ async fn send_body(
     upc: &mut Io,
     head: &RequestHead,
     body: BodyLen,
-    s: &crate::model::Settings,
+    p: &Policy,
 ) -> Result<(), ProxyError> {
     if head.expect_continue && !head.http10 && c.io.pending().is_empty() {
         // We answer `Expect: 100-continue` ourselves (and do not forward it): the limits that
@@ -219,9 +244,9 @@ async fn send_body(
         BodyLen::None => return Ok(()),
     };
     let mut relay = Relay {
-        idle: s.timeouts.body_idle,
+        idle: p.body_idle,
         chunk_out,
-        max: s.limits.max_body,
+        max: p.max_body,
         scratch: &mut c.scratch,
     };
     match relay.run(&mut c.io, &mut upc.stream, source).await {

@@ -14,6 +14,7 @@ mod forward;
 pub mod head;
 pub mod headers;
 mod io;
+mod policy;
 pub mod respond;
 pub mod response;
 

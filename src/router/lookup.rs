@@ -1,11 +1,13 @@
 //! The compiled route table and the lookup that runs on every request. Lookup never allocates:
 //! the Host header is normalized in place, or lowercased into a stack buffer when it must be.
+//! Hosts are `Arc`s in a sharded index, so snapshots share the hosts they have in common.
 
-use super::host_index::HostIndex;
+use std::sync::Arc;
+
+use super::host_index::{HostIndex, Named};
 use super::pattern::Matcher;
 use super::prefilter::Prefilter;
 use super::Route;
-use crate::model::CATCH_ALL_HOST;
 
 /// Longest Host header value looked up. Configured names are at most 253 bytes, so anything
 /// longer (after the port is removed) cannot match and goes to the catch-all host.
@@ -16,20 +18,20 @@ const MAX_HOST: usize = 256;
 /// which for many small hosts would dominate compile time (10k hosts of 10: ~200 ms).
 const LINEAR_MAX: usize = 16;
 
+/// Every host's routes. Cloning shares everything: a new snapshot starts as a clone of the
+/// previous table and replaces only the hosts that changed.
+#[derive(Clone, Default)]
 pub(crate) struct HostTable {
-    /// Every host's locations, host after host, each run in precedence order. A location's
-    /// position is its route id, and its `Route` sits next to its matcher: one miss fewer.
-    locations: Box<[CompiledLocation]>,
-    /// By host number; the catch-all, if any, is the last and is not in `index`.
-    hosts: Box<[HostRoutes]>,
-    index: HostIndex,
-    catch_all: Option<u32>,
+    pub index: HostIndex<HostRoutes>,
+    /// The `*` host; not in `index`.
+    pub catch_all: Option<Arc<HostRoutes>>,
 }
 
-/// The locations of one host: `locations[start..start + len]`.
-struct HostRoutes {
-    start: u32,
-    len: u32,
+/// One host's locations, in precedence order, with their routes next to their matchers.
+pub(crate) struct HostRoutes {
+    /// Normalized (`model::normalize_host`), or `*`.
+    pub name: Box<str>,
+    pub locations: Box<[CompiledLocation]>,
     /// Present when the host has more than `LINEAR_MAX` locations.
     prefilter: Option<Box<Prefilter>>,
 }
@@ -39,73 +41,63 @@ pub(crate) struct CompiledLocation {
     pub route: Route,
 }
 
+impl Named for HostRoutes {
+    fn name(&self) -> &[u8] {
+        self.name.as_bytes()
+    }
+}
+
 impl HostTable {
-    /// `hosts`: normalized, distinct names (`*` is the catch-all) with their locations in
-    /// precedence order. Route ids are assigned here, in that order.
-    pub fn new(hosts: Vec<(String, Vec<CompiledLocation>)>) -> HostTable {
-        let (mut any, mut named): (Vec<_>, Vec<_>) =
-            hosts.into_iter().partition(|(n, _)| n == CATCH_ALL_HOST);
-        let names: Vec<&[u8]> = named.iter().map(|(n, _)| n.as_bytes()).collect();
-        let index = HostIndex::new(&names);
-        let catch_all = any.first().map(|_| named.len() as u32);
-        named.append(&mut any);
-        let mut locations = Vec::with_capacity(named.iter().map(|(_, l)| l.len()).sum());
-        let hosts = named
-            .into_iter()
-            .map(|(_, locs)| HostRoutes::new(&mut locations, locs))
-            .collect();
-        HostTable {
-            locations: locations.into(),
-            hosts,
-            index,
-            catch_all,
-        }
+    /// Every route, host by host in no particular order.
+    pub fn routes(&self) -> impl Iterator<Item = &Route> {
+        let hosts = self.index.iter().chain(&self.catch_all);
+        hosts.flat_map(|h| h.locations.iter().map(|l| &l.route))
     }
 
-    /// Every route, by id.
-    pub fn routes(&self) -> impl ExactSizeIterator<Item = &Route> {
-        self.locations.iter().map(|l| &l.route)
+    /// The routes of the host with this exact (normalized) name, `*` included.
+    pub fn host(&self, name: &str) -> Option<&Arc<HostRoutes>> {
+        match name {
+            crate::model::CATCH_ALL_HOST => self.catch_all.as_ref(),
+            _ => self.index.get(name.as_bytes()),
+        }
     }
 
     /// The route for a raw Host header value and a raw path (no query string). A request for a
     /// configured host never falls through to the catch-all: the host owns its whole path space.
     #[inline]
     pub fn lookup(&self, host: &[u8], path: &[u8]) -> Option<&Route> {
-        let n = match with_host_key(host, |key| self.index.get(key)) {
-            Some(n) => n,
-            None => self.catch_all?,
+        let routes = match with_host_key(host, |key| self.index.get(key)) {
+            Some(h) => h,
+            None => self.catch_all.as_ref()?,
         };
-        let host = self.hosts.get(n as usize)?;
-        let locs = self
-            .locations
-            .get(host.start as usize..(host.start + host.len) as usize)?;
-        let i = match &host.prefilter {
+        routes.find(path)
+    }
+}
+
+impl HostRoutes {
+    /// `locations` in precedence order, their route ids already assigned.
+    pub fn new(name: Box<str>, locations: Vec<CompiledLocation>) -> HostRoutes {
+        let prefilter = (locations.len() > LINEAR_MAX)
+            .then(|| build_prefilter(&locations))
+            .flatten()
+            .map(Box::new);
+        HostRoutes {
+            name,
+            locations: locations.into(),
+            prefilter,
+        }
+    }
+
+    #[inline]
+    fn find(&self, path: &[u8]) -> Option<&Route> {
+        let locs = &self.locations;
+        let i = match &self.prefilter {
             Some(pre) => pre.find(path, |i| {
                 locs[i as usize].matcher.matches_after_prefix(path)
             })? as usize,
             None => locs.iter().position(|l| l.matcher.matches(path))?,
         };
         Some(&locs[i].route)
-    }
-}
-
-impl HostRoutes {
-    /// Appends a host's locations (in precedence order) to `all`, numbering their routes.
-    fn new(all: &mut Vec<CompiledLocation>, locs: Vec<CompiledLocation>) -> HostRoutes {
-        let prefilter = (locs.len() > LINEAR_MAX)
-            .then(|| build_prefilter(&locs))
-            .flatten()
-            .map(Box::new);
-        let start = all.len() as u32;
-        for mut l in locs {
-            l.route.id = all.len() as u32;
-            all.push(l);
-        }
-        HostRoutes {
-            start,
-            len: all.len() as u32 - start,
-            prefilter,
-        }
     }
 }
 

@@ -55,19 +55,50 @@ impl Matcher {
     }
 }
 
-/// Builds matchers for one `compile` run. Many hosts share a pattern (`/.*`, a common API
-/// layout), so each distinct pattern is classified and compiled once, and its matcher (literal
-/// and regex alike) is shared: a hot `/` literal is one allocation, not one per location.
+/// Matchers by pattern, kept by the `Compiler` across compiles so that recompiling a changed
+/// host does not rebuild the regexes of its unchanged locations. Only patterns that need the
+/// parser are kept (regexes, their errors, literals in regex syntax): plain literals are cheaper
+/// to rebuild than to look up, and keeping all 100k `/svcN/.*` would double the control plane's
+/// memory. Within one compile, a regex shared by many locations is built once and shared.
 #[derive(Default)]
-pub(crate) struct PatternCache<'m> {
-    compiled: FxHashMap<&'m str, Result<Matcher, String>>,
+pub(crate) struct PatternCache {
+    parsed: FxHashMap<Box<str>, Result<Matcher, String>>,
+    /// During a full compile: the entries from before it, moved to `parsed` when used again and
+    /// dropped at its end, so patterns no longer in the model do not pile up.
+    previous: FxHashMap<Box<str>, Result<Matcher, String>>,
 }
 
-impl<'m> PatternCache<'m> {
+impl PatternCache {
     /// The matcher for `pattern`, or why its regex could not be built (e.g. the size limit).
-    pub fn matcher(&mut self, pattern: &'m str) -> Result<Matcher, String> {
-        let build = || plain_literal(pattern).map_or_else(|| classify(pattern), Ok);
-        self.compiled.entry(pattern).or_insert_with(build).clone()
+    pub fn matcher(&mut self, pattern: &str) -> Result<Matcher, String> {
+        if let Some(m) = plain_literal(pattern) {
+            return Ok(m);
+        }
+        if let Some(m) = self.parsed.get(pattern) {
+            return m.clone();
+        }
+        let m = match self.previous.remove(pattern) {
+            Some(m) => m,
+            None => classify(pattern),
+        };
+        self.parsed.insert(pattern.into(), m.clone());
+        m
+    }
+
+    pub fn begin_full(&mut self) {
+        self.previous = std::mem::take(&mut self.parsed);
+    }
+
+    pub fn end_full(&mut self) {
+        self.previous = FxHashMap::default();
+    }
+
+    /// Between full compiles the cache only grows; past `limit` entries it starts over (a
+    /// later change then rebuilds the regexes it needs).
+    pub fn limit(&mut self, limit: usize) {
+        if self.parsed.len() > limit {
+            self.parsed = FxHashMap::default();
+        }
     }
 }
 

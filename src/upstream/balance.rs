@@ -16,6 +16,14 @@ impl SmoothWrr {
         &self.current
     }
 
+    /// Plain rotation over `n` endpoints (weights ignored); the first slot holds the cursor.
+    pub fn pick_round_robin(&mut self, n: usize) -> usize {
+        self.current.resize(n.max(1), 0);
+        let i = (self.current[0].rem_euclid(n as i64)) as usize;
+        self.current[0] = (i as i64 + 1) % n as i64;
+        i
+    }
+
     /// Picks an index among `weights` (all ≥ 1). `weights` must not be empty.
     pub fn pick(&mut self, weights: &[u32]) -> usize {
         if weights.len() == 1 {

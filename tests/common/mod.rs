@@ -174,3 +174,4 @@ pub fn catch_all(addr: SocketAddr) -> String {
 pub fn path_exists(p: &Path) -> bool {
     p.exists()
 }
+pub mod etcd;

@@ -1,5 +1,8 @@
 //! Whole-router cases: `compile` a small model, then `lookup`.
 
+mod incremental;
+mod memory;
+
 use std::sync::Arc;
 
 use super::pattern::Matcher;
@@ -132,11 +135,14 @@ fn a_real_regex_location() {
 }
 
 #[test]
-fn unknown_upstream_still_routes_without_an_upstream() {
+fn unknown_upstream_routes_to_an_undefined_entry() {
     let s = snap(&[("h", "a", "/.*", "nope"), ("h", "b", "/b", "u2")]);
-    assert_eq!(s.lookup(b"h", b"/x").unwrap().upstream, None);
+    let nope = s.upstream(s.lookup(b"h", b"/x").unwrap().upstream.unwrap());
+    assert_eq!(nope.name.as_ref(), "nope");
+    assert!(!nope.defined && nope.endpoints.is_empty());
     let b = s.lookup(b"h", b"/b").unwrap();
     assert_eq!(s.upstream(b.upstream.unwrap()).name.as_ref(), "u2");
+    assert!(s.upstream(b.upstream.unwrap()).defined);
 }
 
 #[test]
@@ -147,10 +153,11 @@ fn ids_are_dense_and_upstreams_sorted() {
         ("a", "z", "/z/.*", "u1"),
     ]);
     assert_eq!(s.location_count, 3);
-    let ids: Vec<_> = s
+    let mut ids: Vec<_> = s
         .routes()
         .map(|r| (r.id, r.host.as_ref(), r.location.as_ref()))
         .collect();
+    ids.sort();
     assert_eq!(ids, [(0, "a", "z"), (1, "a", "y"), (2, "b", "x")]);
     let names: Vec<_> = s.upstreams.iter().map(|u| u.name.as_ref()).collect();
     assert_eq!(names, ["u1", "u2"]);
