@@ -84,7 +84,7 @@ pub struct EtcdSettings {
     pub endpoints: Vec<String>,
     /// The key prefix of the route layout, without a trailing slash (`/vulcand`).
     pub prefix: String,
-    /// The last applied keys (`etcd-cache.json`) and `status.json` are kept here.
+    /// The last applied keys (`etcd-routes.json`) and `status.json` are kept here.
     pub state_dir: PathBuf,
 }
 

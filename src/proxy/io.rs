@@ -81,8 +81,8 @@ impl Io {
         if cap >= max {
             return Err(io::ErrorKind::OutOfMemory.into());
         }
-        self.buf
-            .reserve_exact((cap * 2).clamp(SMALL_BUF, max) - self.buf.len());
+        // `max` may be below SMALL_BUF (a small configured head limit): never clamp inverted.
+        self.buf.reserve_exact((cap * 2).max(SMALL_BUF).min(max) - self.buf.len());
         Ok(())
     }
 

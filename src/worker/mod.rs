@@ -3,6 +3,7 @@
 //! control plane: snapshots arrive on a crossbeam channel, rung in by a doorbell.
 
 mod doorbell;
+mod guard;
 mod link;
 mod listener;
 mod run;

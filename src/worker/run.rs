@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Receiver;
 use monoio::net::TcpListener;
 
+use super::guard::CatchUnwind;
 use super::{Doorbell, WorkerLink, WorkerMsg, WorkerStatus};
 use crate::proxy::{serve, WorkerCtx};
 use crate::router::Snapshot;
@@ -125,7 +126,7 @@ async fn accept_loop(ctx: &Rc<WorkerCtx>, listener: &TcpListener, status: &Worke
     loop {
         match listener.cancelable_accept(ctx.cancel_handle()).await {
             Ok((stream, peer)) => {
-                monoio::spawn(serve(ctx.clone(), stream, peer));
+                monoio::spawn(CatchUnwind(serve(ctx.clone(), stream, peer)));
             }
             Err(_) if ctx.draining.get() => return,
             Err(e) => {
