@@ -9,8 +9,8 @@ use anyhow::{bail, Context};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use vane::control::etcd::{spawn_etcd_source, EtcdSourceConfig};
 use vane::control::{load_file, serve_health, watch_file, NodeStatus, Publisher};
-use vane::model::{parse_etcd_endpoint, parse_etcd_prefix, parse_toml, FileConfig};
-use vane::router::{compile, Snapshot};
+use vane::model::{parse_etcd_endpoint, parse_etcd_prefix, parse_toml, ChangeSet, FileConfig};
+use vane::router::{Compiler, Snapshot};
 use vane::worker::{bind_listeners, spawn_workers};
 
 #[global_allocator]
@@ -158,13 +158,15 @@ fn run() -> anyhow::Result<()> {
     }
     let etcd = settings.etcd.enabled();
     // With etcd, the workers answer 503 until the etcd source (or its cache) has routes.
+    let mut compiler = Compiler::new();
     let snap = Arc::new(if etcd {
         Snapshot::not_ready(settings.clone(), 1)
     } else {
-        compile(&cfg.model, settings.clone(), 1, 0)
+        compiler.compile(&cfg.model, &ChangeSet::everything(), settings.clone(), 1, 0)
     });
-    let threads = spawn_workers(listeners, snap)?;
-    let publisher = Arc::new(Mutex::new(Publisher::new(threads.links.clone(), 1)));
+    let threads = spawn_workers(listeners, snap.clone())?;
+    let publisher = Publisher::new(threads.links.clone(), 1).with_compiler(compiler, snap);
+    let publisher = Arc::new(Mutex::new(publisher));
     wait_for_workers(&threads.links, Duration::from_secs(10));
     if etcd {
         if !cfg.model.hosts.is_empty() || !cfg.model.upstreams.is_empty() {

@@ -100,8 +100,17 @@ upstream = "up"
 #[test]
 fn a_head_limit_below_the_initial_buffer_answers_431_and_the_worker_lives() {
     let up = Upstream::ok("ok");
-    let vane = Vane::start_with(&format!("[limits]\nmax_header_bytes = 1024\n\n{}", catch_all(up.addr)), 1);
-    let big = format!("GET / HTTP/1.1\r\nHost: h\r\nX-Pad: {}\r\n\r\n", "a".repeat(3000));
+    let vane = Vane::start_with(
+        &format!(
+            "[limits]\nmax_header_bytes = 1024\n\n{}",
+            catch_all(up.addr)
+        ),
+        1,
+    );
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: h\r\nX-Pad: {}\r\n\r\n",
+        "a".repeat(3000)
+    );
     assert_eq!(client::raw(vane.addr, big.as_bytes()).unwrap().status, 431);
     // The single worker is still there to serve.
     assert_eq!(get(vane.addr, "h", "/").status, 200);

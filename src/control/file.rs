@@ -75,6 +75,6 @@ fn apply(publisher: &Mutex<Publisher>, old: &FileConfig, next: &FileConfig) {
     let Ok(mut p) = publisher.lock() else { return };
     let started = std::time::Instant::now();
     let snap = p.compile_next(&next.model, Arc::new(next.settings.clone()), 0);
-    p.publish(&snap);
+    p.publish_and_retire(&snap);
     tracing::info!(target: "vane::control", generation = snap.generation, compile_ms = started.elapsed().as_secs_f64() * 1e3, "config file applied");
 }

@@ -1,19 +1,40 @@
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use crate::model::{Model, Settings};
-use crate::router::{compile, Snapshot};
+use crate::model::{ChangeSet, Model, Settings};
+use crate::router::{Compiler, Snapshot};
 use crate::worker::{WorkerLink, WorkerMsg};
+
+/// How long `publish_and_retire` waits for every worker to acknowledge.
+const ACK_WAIT: Duration = Duration::from_secs(1);
 
 /// Compiles whole snapshots off the data path and hands one `Arc` to every worker.
 pub struct Publisher {
     links: Vec<WorkerLink>,
     generation: u64,
+    /// Kept warm across compiles so ids and unchanged upstreams' `Arc`s stay stable.
+    compiler: Compiler,
+    /// The live snapshot, held here so the one it replaces is freed on this thread.
+    current: Option<Arc<Snapshot>>,
 }
 
 impl Publisher {
     /// `generation` is that of the snapshot the workers started with.
     pub fn new(links: Vec<WorkerLink>, generation: u64) -> Self {
-        Publisher { links, generation }
+        Publisher {
+            links,
+            generation,
+            compiler: Compiler::new(),
+            current: None,
+        }
+    }
+
+    /// Continues from the compiler that built the workers' first snapshot.
+    pub fn with_compiler(mut self, compiler: Compiler, current: Arc<Snapshot>) -> Self {
+        self.compiler = compiler;
+        self.current = Some(current);
+        self
     }
 
     pub fn compile_next(
@@ -23,7 +44,26 @@ impl Publisher {
         revision: i64,
     ) -> Arc<Snapshot> {
         self.generation += 1;
-        Arc::new(compile(model, settings, self.generation, revision))
+        let all = ChangeSet::everything();
+        Arc::new(
+            self.compiler
+                .compile(model, &all, settings, self.generation, revision),
+        )
+    }
+
+    /// Publishes, waits (bounded) until every worker serves `snap`, then frees the snapshot it
+    /// replaced here: freeing a large one costs tens of milliseconds no worker should pay.
+    pub fn publish_and_retire(&mut self, snap: &Arc<Snapshot>) {
+        self.publish(snap);
+        let deadline = Instant::now() + ACK_WAIT;
+        let acked = |l: &WorkerLink| {
+            l.status.exited.load(Ordering::Acquire)
+                || l.status.generation.load(Ordering::Acquire) >= snap.generation
+        };
+        while !self.links.iter().all(acked) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        drop(self.current.replace(snap.clone()));
     }
 
     pub fn publish(&self, snap: &Arc<Snapshot>) {

@@ -82,7 +82,8 @@ impl Io {
             return Err(io::ErrorKind::OutOfMemory.into());
         }
         // `max` may be below SMALL_BUF (a small configured head limit): never clamp inverted.
-        self.buf.reserve_exact((cap * 2).max(SMALL_BUF).min(max) - self.buf.len());
+        self.buf
+            .reserve_exact((cap * 2).max(SMALL_BUF).min(max) - self.buf.len());
         Ok(())
     }
 
