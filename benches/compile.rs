@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use vane::model::{ChangeSet, Endpoint, Host, Location, Model, Settings, Upstream};
+use vane::model::{ChangeSet, Endpoint, Location, Model, Settings, Upstream};
 use vane::router::{compile, Compiler};
 
 struct Counting;
@@ -46,37 +46,9 @@ fn retained<R>(f: impl FnOnce() -> R) -> (isize, R) {
     (BALANCE.load(Ordering::Relaxed) - before, r)
 }
 
-/// `n` locations in hosts of `per_host`, each host with its own upstream of two endpoints; 3%
-/// real regexes from 50 distinct patterns, 5% with options (as `router::tests::memory`).
-fn model(n: usize, per_host: usize) -> Model {
-    let mut m = Model::default();
-    for i in 0..n {
-        let host = i / per_host;
-        let path = match i % per_host {
-            0 => "/.*".to_string(),
-            _ if i % 33 == 0 => format!("/api{}/v[0-9]+/item/[a-z]+", i % 50),
-            _ => format!("/svc{i}/.*"),
-        };
-        let mut loc = Location {
-            path,
-            upstream: format!("app-{host}"),
-            options: Default::default(),
-        };
-        loc.options.max_body = (i % 20 == 7).then_some(1 << 20);
-        let h: &mut Host = m.hosts.entry(format!("h{host}.example.com")).or_default();
-        h.locations.insert(format!("loc{i}"), loc);
-        let endpoints = (0..2u8).map(|e| {
-            let addr = ([10, 0, (host % 250) as u8, e], 8080).into();
-            (e.to_string(), Endpoint { addr, weight: 1 })
-        });
-        let up = Upstream {
-            endpoints: endpoints.collect(),
-            ..Default::default()
-        };
-        m.upstreams.entry(format!("app-{host}")).or_insert(up);
-    }
-    m
-}
+#[path = "../src/router/tests/synthetic.rs"]
+mod synthetic;
+use synthetic::model;
 
 fn settings() -> Arc<Settings> {
     Arc::new(Settings::default())

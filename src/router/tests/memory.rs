@@ -9,6 +9,10 @@ use std::sync::Arc;
 use super::super::{compile, Compiler};
 use crate::model::{ChangeSet, Endpoint, Location, Model, Settings, Upstream};
 
+#[path = "synthetic.rs"]
+mod synthetic;
+use synthetic::model;
+
 struct Counting;
 
 thread_local! {
@@ -50,38 +54,6 @@ fn retained<R>(f: impl FnOnce() -> R) -> (isize, R) {
     let before = BALANCE.with(Cell::get);
     let r = f();
     (BALANCE.with(Cell::get) - before, r)
-}
-
-/// `n` locations in hosts of `per_host`, each host with its own upstream of two endpoints;
-/// 3% of the paths are real regexes drawn from 50 distinct patterns, 5% have options.
-pub(crate) fn model(n: usize, per_host: usize) -> Model {
-    let mut m = Model::default();
-    for i in 0..n {
-        let host = format!("h{}.example.com", i / per_host);
-        let upstream = format!("app-{}", i / per_host);
-        let path = match i % per_host {
-            0 => "/.*".to_string(),
-            _ if i % 33 == 0 => format!("/api{}/v[0-9]+/item/[a-z]+", i % 50),
-            _ => format!("/svc{i}/.*"),
-        };
-        let mut loc = Location {
-            path,
-            upstream: upstream.clone(),
-            options: Default::default(),
-        };
-        loc.options.max_body = (i % 20 == 7).then_some(1 << 20);
-        let h = m.hosts.entry(host).or_default();
-        h.locations.insert(format!("loc{i}"), loc);
-        let endpoints = (0..2u16).map(|e| {
-            let addr = ([10, 0, (i % 250) as u8, e as u8], 8080).into();
-            (e.to_string(), Endpoint { addr, weight: 1 })
-        });
-        m.upstreams.entry(upstream).or_insert_with(|| Upstream {
-            endpoints: endpoints.collect(),
-            ..Default::default()
-        });
-    }
-    m
 }
 
 #[test]
