@@ -308,31 +308,19 @@ impl<'a> VaneEtcd<'a> {
     }
 
     pub fn start(&self) -> Vane {
-        let dir = TempDir::new("vane-etcd");
-        let config = dir.0.join("vane.toml");
-        let (addr, health) = (loopback(free_port()), loopback(free_port()));
-        std::fs::write(&config, Vane::config_text(addr, health, self.settings)).unwrap();
-        let log = std::fs::File::create(dir.0.join("vane.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_vane"))
-            .arg("--config")
-            .arg(&config)
-            .args(["--workers", &self.workers.to_string()])
-            .args(["--etcd", &self.endpoints])
-            .args(["--etcd-prefix", self.prefix])
-            .arg("--state-dir")
-            .arg(self.state_dir)
-            .env("VANE_LOG", self.log_level)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn vane");
-        let v = Vane {
-            addr,
-            health,
-            config,
-            child,
-            dir,
-        };
+        let workers = self.workers.to_string();
+        let state_dir = self.state_dir.to_str().expect("UTF-8 temp path");
+        let args = [
+            "--workers",
+            &workers,
+            "--etcd",
+            &self.endpoints,
+            "--etcd-prefix",
+            self.prefix,
+            "--state-dir",
+            state_dir,
+        ];
+        let v = Vane::spawn(self.settings, &args, self.log_level);
         let up = eventually(Duration::from_secs(20), || {
             TcpStream::connect(v.addr).is_ok()
         });

@@ -62,30 +62,35 @@ impl Vane {
     }
 
     pub fn start_with(routes: &str, workers: usize) -> Vane {
+        let v = Self::spawn(routes, &["--workers", &workers.to_string()], "info");
+        v.wait_healthy(Duration::from_secs(10));
+        v
+    }
+
+    /// Starts `vane` on free ports with `text` (TOML without `[listen]`) as its config plus
+    /// `args`; returns at once, without waiting for it to listen.
+    pub fn spawn(text: &str, args: &[&str], log_level: &str) -> Vane {
         let dir = TempDir::new("vane");
         let config = dir.0.join("vane.toml");
         let (addr, health) = (loopback(free_port()), loopback(free_port()));
-        std::fs::write(&config, Self::config_text(addr, health, routes)).unwrap();
+        std::fs::write(&config, Self::config_text(addr, health, text)).unwrap();
         let log = std::fs::File::create(dir.0.join("vane.log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_vane"))
             .arg("--config")
             .arg(&config)
-            .arg("--workers")
-            .arg(workers.to_string())
-            .env("VANE_LOG", "info")
+            .args(args)
+            .env("VANE_LOG", log_level)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("spawn vane");
-        let v = Vane {
+        Vane {
             addr,
             health,
             config,
             child,
             dir,
-        };
-        v.wait_healthy(Duration::from_secs(10));
-        v
+        }
     }
 
     pub fn config_text(addr: SocketAddr, health: SocketAddr, routes: &str) -> String {
