@@ -21,7 +21,9 @@ pub use duration::parse_duration;
 pub use endpoint::parse_endpoint_url;
 pub use error::{ConfigError, KeyError};
 pub use host::normalize_host;
-pub use options::{Balance, Options, PoolOptions, TimeoutOptions};
+pub use options::{
+    Balance, HealthCheckOptions, Options, OutlierOptions, PoolOptions, TimeoutOptions,
+};
 pub use settings::{
     parse_etcd_endpoint, parse_etcd_prefix, EtcdSettings, Limits, Listen, PoolSettings, Settings,
     ShutdownSettings, Timeouts,

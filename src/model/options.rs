@@ -25,6 +25,65 @@ pub struct Options {
     /// Upstream only.
     #[serde(default)]
     pub pool: PoolOptions,
+    /// Upstream only: active health checks (off unless set).
+    pub health_check: Option<HealthCheckOptions>,
+    /// Upstream only: passive outlier ejection (on by default, see `OutlierOptions`).
+    #[serde(default)]
+    pub outlier: OutlierOptions,
+}
+
+/// Active checks: the control plane sends `GET path` to every endpoint each `interval`; an
+/// endpoint is marked down after `unhealthy` failures in a row and up after `healthy` successes.
+/// A 2xx or 3xx answer within `timeout` is a success.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckOptions {
+    #[serde(default = "default_check_path")]
+    pub path: String,
+    #[serde(default = "default_check_interval", deserialize_with = "duration_req")]
+    pub interval: Duration,
+    #[serde(default = "default_check_timeout", deserialize_with = "duration_req")]
+    pub timeout: Duration,
+    #[serde(default = "default_healthy")]
+    pub healthy: u32,
+    #[serde(default = "default_unhealthy")]
+    pub unhealthy: u32,
+}
+
+fn default_check_path() -> String {
+    "/".into()
+}
+fn default_check_interval() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_check_timeout() -> Duration {
+    Duration::from_secs(2)
+}
+fn default_healthy() -> u32 {
+    2
+}
+fn default_unhealthy() -> u32 {
+    3
+}
+
+/// Passive ejection, per worker: after `consecutive` connect errors or 5xx answers in a row an
+/// endpoint gets no traffic for `base_ejection`, doubled at each further ejection up to
+/// `max_ejection`. Never more than half of an upstream's endpoints are ejected at once.
+/// `consecutive = 0` turns it off.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutlierOptions {
+    pub consecutive: Option<u32>,
+    #[serde(default, deserialize_with = "duration")]
+    pub base_ejection: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    pub max_ejection: Option<Duration>,
+}
+
+impl OutlierOptions {
+    pub const DEFAULT_CONSECUTIVE: u32 = 5;
+    pub const DEFAULT_BASE: Duration = Duration::from_secs(1);
+    pub const DEFAULT_MAX: Duration = Duration::from_secs(30);
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -55,6 +114,11 @@ pub enum Balance {
     RoundRobin,
 }
 
+fn duration_req<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_duration(&s).map_err(serde::de::Error::custom)
+}
+
 fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     let s = String::deserialize(d)?;
     parse_duration(&s)
@@ -80,7 +144,35 @@ impl Options {
         if self.pool.max_idle.is_some_and(|n| n > 100_000) {
             return Err("pool.max_idle must be at most 100000".into());
         }
+        if let Some(h) = &self.health_check {
+            h.check()?;
+        }
+        if let (Some(b), Some(m)) = (self.outlier.base_ejection, self.outlier.max_ejection) {
+            if m < b {
+                return Err("outlier.max_ejection must not be below outlier.base_ejection".into());
+            }
+        }
         Ok(self)
+    }
+}
+
+impl HealthCheckOptions {
+    fn check(&self) -> Result<(), String> {
+        if !self.path.starts_with('/') || self.path.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(
+                "health_check.path must start with / and hold no spaces or controls".into(),
+            );
+        }
+        if self.interval < Duration::from_millis(100) {
+            return Err("health_check.interval must be at least 100ms".into());
+        }
+        if self.timeout.is_zero() || self.timeout > self.interval {
+            return Err("health_check.timeout must be above 0 and at most the interval".into());
+        }
+        if !(1..=100).contains(&self.healthy) || !(1..=100).contains(&self.unhealthy) {
+            return Err("health_check.healthy and .unhealthy must be 1 to 100".into());
+        }
+        Ok(())
     }
 }
 

@@ -44,6 +44,37 @@ impl SmoothWrr {
     }
 }
 
+impl SmoothWrr {
+    /// `pick` over the endpoints with `usable[i]` (at least one).
+    pub fn pick_among(&mut self, weights: &[u32], usable: &[bool]) -> usize {
+        self.current.resize(weights.len(), 0);
+        let mut total = 0i64;
+        let mut best = None::<usize>;
+        for (i, &w) in weights.iter().enumerate().filter(|(i, _)| usable[*i]) {
+            self.current[i] += w as i64;
+            total += w as i64;
+            if best.is_none_or(|b| self.current[i] > self.current[b]) {
+                best = Some(i);
+            }
+        }
+        let best = best.unwrap_or(0);
+        self.current[best] -= total;
+        best
+    }
+
+    /// `pick_round_robin` skipping endpoints without `usable[i]` (at least one is).
+    pub fn pick_round_robin_among(&mut self, usable: &[bool]) -> usize {
+        let n = usable.len();
+        for _ in 0..n {
+            let i = self.pick_round_robin(n);
+            if usable[i] {
+                return i;
+            }
+        }
+        0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +88,17 @@ mod tests {
         let mut even = SmoothWrr::default();
         let p: Vec<usize> = (0..4).map(|_| even.pick(&[1, 1])).collect();
         assert_eq!(p, vec![0, 1, 0, 1]);
+    }
+
+    #[test]
+    fn skips_unusable_endpoints() {
+        let mut b = SmoothWrr::default();
+        let usable = [true, false, true];
+        let picks: Vec<usize> = (0..6).map(|_| b.pick_among(&[1, 5, 1], &usable)).collect();
+        assert!(picks.iter().all(|&i| i != 1));
+        assert_eq!(picks.iter().filter(|&&i| i == 0).count(), 3);
+        let mut rr = SmoothWrr::default();
+        let picks: Vec<usize> = (0..4).map(|_| rr.pick_round_robin_among(&usable)).collect();
+        assert_eq!(picks, vec![0, 2, 0, 2]);
     }
 }

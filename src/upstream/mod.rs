@@ -5,7 +5,11 @@
 //! not touch an endpoint keeps its pooled connections and its place in the rotation.
 
 mod balance;
+mod health;
+mod outlier;
 mod state;
 
 pub use balance::SmoothWrr;
+pub use health::ActiveHealth;
+pub use outlier::{EndpointHealth, Outlier};
 pub use state::{Picked, Upstreams};

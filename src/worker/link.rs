@@ -5,9 +5,12 @@ use crossbeam_channel::Sender;
 
 use super::Doorbell;
 use crate::router::Snapshot;
+use crate::upstream::ActiveHealth;
 
 pub enum WorkerMsg {
     Snapshot(Arc<Snapshot>),
+    /// The active health checker's latest verdicts (a whole table; the latest wins).
+    Health(Arc<ActiveHealth>),
     /// Stop accepting, finish what is in flight, close idle connections, exit.
     Drain,
 }

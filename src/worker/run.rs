@@ -154,6 +154,7 @@ async fn receive_config(
         while let Ok(msg) = rx.try_recv() {
             match msg {
                 WorkerMsg::Snapshot(s) => latest = Some(s),
+                WorkerMsg::Health(h) => ctx.upstreams.borrow_mut().set_health(h),
                 WorkerMsg::Drain => ctx.start_drain(),
             }
         }
