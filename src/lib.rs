@@ -1,5 +1,6 @@
 //! Vane: a thread-per-core io_uring HTTP/1.1 edge proxy, routed from a TOML file or etcd.
 pub mod control;
+pub mod metrics;
 pub mod model;
 pub mod proxy;
 pub mod router;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use monoio::io::{CancelHandle, Canceller};
 
 use super::io::Io;
+use crate::metrics::{Sample, WorkerMetrics, WorkerReport};
 use crate::router::Snapshot;
 use crate::upstream::Upstreams;
 
@@ -19,6 +20,7 @@ pub struct WorkerCtx {
     #[allow(clippy::redundant_allocation)]
     snapshot: RefCell<Rc<Arc<Snapshot>>>,
     pub upstreams: RefCell<Upstreams<Io>>,
+    pub metrics: RefCell<WorkerMetrics>,
     pub draining: Cell<bool>,
     /// Connections currently open.
     pub active: Cell<usize>,
@@ -30,6 +32,8 @@ impl WorkerCtx {
     pub fn new(id: usize, port: u16, snapshot: Arc<Snapshot>) -> Rc<Self> {
         let mut upstreams = Upstreams::default();
         upstreams.sync(&snapshot);
+        let mut metrics = WorkerMetrics::default();
+        metrics.align(&snapshot);
         let canceller = Canceller::new();
         let cancel = canceller.handle();
         Rc::new(WorkerCtx {
@@ -37,6 +41,7 @@ impl WorkerCtx {
             port: port.to_string().into_bytes().into_boxed_slice(),
             snapshot: RefCell::new(Rc::new(snapshot)),
             upstreams: RefCell::new(upstreams),
+            metrics: RefCell::new(metrics),
             draining: Cell::new(false),
             active: Cell::new(0),
             canceller: RefCell::new(Some(canceller)),
@@ -51,7 +56,33 @@ impl WorkerCtx {
     /// Swaps in a new snapshot. Requests in flight keep the one they started with.
     pub fn install(&self, snap: Arc<Snapshot>) {
         self.upstreams.borrow_mut().sync(&snap);
+        self.metrics.borrow_mut().align(&snap);
         *self.snapshot.borrow_mut() = Rc::new(snap);
+    }
+
+    /// Records a finished request (metrics).
+    #[inline]
+    pub fn record(&self, s: &Sample) {
+        self.metrics.borrow_mut().record(s);
+    }
+
+    /// A copy of this worker's metrics and passive health, for a scrape.
+    pub fn report(&self) -> WorkerReport {
+        self.upstreams
+            .borrow_mut()
+            .readmit(std::time::Instant::now());
+        let ups = self.upstreams.borrow();
+        WorkerReport {
+            worker: self.id,
+            active_connections: self.active.get(),
+            idle_upstream_connections: ups.idle_count(),
+            metrics: self.metrics.borrow().clone(),
+            endpoints: ups
+                .endpoint_health()
+                .map(|(u, a, h)| (u.into(), a, h.ejected()))
+                .collect(),
+            access_log_dropped: 0,
+        }
     }
 
     /// Waits that must end when the worker drains (idle keep-alive reads, accept) use this.

@@ -155,6 +155,9 @@ async fn receive_config(
             match msg {
                 WorkerMsg::Snapshot(s) => latest = Some(s),
                 WorkerMsg::Health(h) => ctx.upstreams.borrow_mut().set_health(h),
+                WorkerMsg::Scrape(reply) => {
+                    let _ = reply.send(ctx.report());
+                }
                 WorkerMsg::Drain => ctx.start_drain(),
             }
         }
