@@ -25,8 +25,8 @@ pub use options::{
     Balance, HealthCheckOptions, Options, OutlierOptions, PoolOptions, TimeoutOptions,
 };
 pub use settings::{
-    parse_etcd_endpoint, parse_etcd_prefix, EtcdSettings, Limits, Listen, PoolSettings, Settings,
-    ShutdownSettings, Timeouts,
+    parse_etcd_endpoint, parse_etcd_prefix, AccessLogSettings, EtcdSettings, Limits, Listen,
+    LogFormat, PoolSettings, Settings, ShutdownSettings, Timeouts,
 };
 pub use toml_file::{parse_toml, FileConfig};
 

@@ -15,6 +15,23 @@ pub struct Settings {
     pub shutdown: ShutdownSettings,
     /// Where routes come from when `etcd.endpoints` is not empty; read once at start.
     pub etcd: EtcdSettings,
+    /// `[access_log]`; `None`: off. Read once at start.
+    pub access_log: Option<AccessLogSettings>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessLogSettings {
+    /// `None`: standard output.
+    pub path: Option<PathBuf>,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Apache/nginx "combined".
+    Combined,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +90,7 @@ impl Default for Settings {
             pool: PoolSettings::default(),
             shutdown: ShutdownSettings::default(),
             etcd: EtcdSettings::default(),
+            access_log: None,
         }
     }
 }

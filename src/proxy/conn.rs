@@ -13,6 +13,7 @@ use super::forward;
 use super::head::{parse_request, Forwarded, RequestHead};
 use super::io::{self, Io, SMALL_BUF};
 use super::respond;
+use crate::accesslog::RequestInfo;
 use crate::metrics::Sample;
 use crate::model::Settings;
 
@@ -29,6 +30,8 @@ pub struct Client {
     pub scratch: Vec<u8>,
     /// Response bytes written to the client (heads and payload), for the byte counters.
     pub sent: u64,
+    /// The current request's text for the access log (empty when logging is off).
+    req: RequestInfo,
     ip: Box<[u8]>,
 }
 
@@ -40,6 +43,7 @@ pub async fn serve(ctx: Rc<WorkerCtx>, stream: TcpStream, peer: SocketAddr) {
         out: Vec::new(),
         scratch: Vec::new(),
         sent: 0,
+        req: RequestInfo::default(),
         ip: peer.ip().to_string().into_bytes().into_boxed_slice(),
     };
     let mut started = Some(Instant::now());
@@ -56,11 +60,16 @@ pub async fn serve(ctx: Rc<WorkerCtx>, stream: TcpStream, peer: SocketAddr) {
                     ..Sample::default()
                 };
                 counted.take(&c, &mut s);
-                ctx.record(&s);
+                c.req.clear();
+                record(&ctx, &c, &s);
                 return fail(&ctx, &mut c, err, false).await;
             }
         };
         let began = Instant::now();
+        if ctx.log.is_some() {
+            c.req
+                .capture(&c.io.pending()[..head.head_len], head.host.clone());
+        }
         let mut s = Sample::default();
         let result = forward::handle(&ctx, &mut c, &snap, &head, &mut s).await;
         if let Err(e) = result {
@@ -68,7 +77,7 @@ pub async fn serve(ctx: Rc<WorkerCtx>, stream: TcpStream, peer: SocketAddr) {
         }
         s.micros = began.elapsed().as_micros() as u64;
         counted.take(&c, &mut s);
-        ctx.record(&s);
+        record(&ctx, &c, &s);
         match result {
             Ok(true) if !ctx.draining.get() => {
                 c.io.shrink();
@@ -79,6 +88,15 @@ pub async fn serve(ctx: Rc<WorkerCtx>, stream: TcpStream, peer: SocketAddr) {
             Ok(_) => return io::shutdown(&mut c.io.stream).await,
             Err(e) => return fail(&ctx, &mut c, e, head.is_head).await,
         }
+    }
+}
+
+/// Counts the request in the worker's metrics and writes its access log line.
+#[inline]
+fn record(ctx: &WorkerCtx, c: &Client, s: &Sample) {
+    ctx.record(s);
+    if let Some(log) = &ctx.log {
+        log.write(&c.ip, &c.req, s);
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use monoio::io::{CancelHandle, Canceller};
 
 use super::io::Io;
+use crate::accesslog::{LogSink, WorkerLog};
 use crate::metrics::{Sample, WorkerMetrics, WorkerReport};
 use crate::router::Snapshot;
 use crate::upstream::Upstreams;
@@ -21,6 +22,8 @@ pub struct WorkerCtx {
     snapshot: RefCell<Rc<Arc<Snapshot>>>,
     pub upstreams: RefCell<Upstreams<Io>>,
     pub metrics: RefCell<WorkerMetrics>,
+    /// `None` when access logging is off.
+    pub log: Option<WorkerLog>,
     pub draining: Cell<bool>,
     /// Connections currently open.
     pub active: Cell<usize>,
@@ -29,7 +32,7 @@ pub struct WorkerCtx {
 }
 
 impl WorkerCtx {
-    pub fn new(id: usize, port: u16, snapshot: Arc<Snapshot>) -> Rc<Self> {
+    pub fn new(id: usize, port: u16, snapshot: Arc<Snapshot>, log: Option<&LogSink>) -> Rc<Self> {
         let mut upstreams = Upstreams::default();
         upstreams.sync(&snapshot);
         let mut metrics = WorkerMetrics::default();
@@ -42,6 +45,7 @@ impl WorkerCtx {
             snapshot: RefCell::new(Rc::new(snapshot)),
             upstreams: RefCell::new(upstreams),
             metrics: RefCell::new(metrics),
+            log: log.map(WorkerLog::new),
             draining: Cell::new(false),
             active: Cell::new(0),
             canceller: RefCell::new(Some(canceller)),
@@ -81,7 +85,7 @@ impl WorkerCtx {
                 .endpoint_health()
                 .map(|(u, a, h)| (u.into(), a, h.ejected()))
                 .collect(),
-            access_log_dropped: 0,
+            access_log_dropped: self.log.as_ref().map_or(0, WorkerLog::dropped),
         }
     }
 
