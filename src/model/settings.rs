@@ -17,6 +17,8 @@ pub struct Settings {
     pub etcd: EtcdSettings,
     /// `[access_log]`; `None`: off. Read once at start.
     pub access_log: Option<AccessLogSettings>,
+    /// `[metrics] enabled`: per-worker request metrics (on by default). Read once at start.
+    pub metrics: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +93,7 @@ impl Default for Settings {
             shutdown: ShutdownSettings::default(),
             etcd: EtcdSettings::default(),
             access_log: None,
+            metrics: true,
         }
     }
 }

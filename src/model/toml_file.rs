@@ -44,6 +44,7 @@ pub fn parse_toml(text: &str) -> Result<FileConfig, ConfigError> {
             "shutdown" => shutdown(v, &mut settings, &mut errs),
             "etcd" => etcd(v, &mut settings, &mut errs),
             "access_log" => access_log(v, &mut settings, &mut errs),
+            "metrics" => metrics(v, &mut settings, &mut errs),
             "upstreams" => upstreams(v, &mut builder, &mut errs),
             "hosts" => hosts(v, &mut builder, &mut errs),
             _ => errs.push(KeyError::new(key(&[k]), "unknown key")),
@@ -242,6 +243,21 @@ fn access_log(v: &Value, s: &mut Settings, errs: &mut Vec<KeyError>) {
         }
     }
     s.access_log = enabled.then_some(log);
+}
+
+/// `[metrics] enabled = false` turns request metrics off (for measuring what they cost).
+fn metrics(v: &Value, s: &mut Settings, errs: &mut Vec<KeyError>) {
+    let Some(t) = table(v, "metrics", errs) else {
+        return;
+    };
+    for (k, v) in t {
+        let name = key(&["metrics", k]);
+        match (k.as_str(), v) {
+            ("enabled", Value::Boolean(b)) => s.metrics = *b,
+            ("enabled", _) => errs.push(KeyError::new(name, "expected true or false")),
+            _ => errs.push(KeyError::new(name, "unknown key")),
+        }
+    }
 }
 
 fn shutdown(v: &Value, s: &mut Settings, errs: &mut Vec<KeyError>) {

@@ -24,6 +24,8 @@ pub struct WorkerCtx {
     pub metrics: RefCell<WorkerMetrics>,
     /// `None` when access logging is off.
     pub log: Option<WorkerLog>,
+    /// Request metrics are on (`[metrics] enabled`, read at start).
+    pub metrics_on: bool,
     pub draining: Cell<bool>,
     /// Connections currently open.
     pub active: Cell<usize>,
@@ -35,6 +37,7 @@ impl WorkerCtx {
     pub fn new(id: usize, port: u16, snapshot: Arc<Snapshot>, log: Option<&LogSink>) -> Rc<Self> {
         let mut upstreams = Upstreams::default();
         upstreams.sync(&snapshot);
+        let metrics_on = snapshot.settings.metrics;
         let mut metrics = WorkerMetrics::default();
         metrics.align(&snapshot);
         let canceller = Canceller::new();
@@ -46,6 +49,7 @@ impl WorkerCtx {
             upstreams: RefCell::new(upstreams),
             metrics: RefCell::new(metrics),
             log: log.map(WorkerLog::new),
+            metrics_on,
             draining: Cell::new(false),
             active: Cell::new(0),
             canceller: RefCell::new(Some(canceller)),
@@ -67,7 +71,9 @@ impl WorkerCtx {
     /// Records a finished request (metrics).
     #[inline]
     pub fn record(&self, s: &Sample) {
-        self.metrics.borrow_mut().record(s);
+        if self.metrics_on {
+            self.metrics.borrow_mut().record(s);
+        }
     }
 
     /// A copy of this worker's metrics and passive health, for a scrape.
