@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use vane::accesslog::{spawn_writer, LogSink};
+use vane::control::checks::spawn_checker;
 use vane::control::etcd::{spawn_etcd_source, EtcdSourceConfig};
 use vane::control::{load_file, serve_health, watch_file, NodeStatus, Publisher};
 use vane::model::{parse_etcd_endpoint, parse_etcd_prefix, parse_toml, ChangeSet, FileConfig};
@@ -178,6 +179,10 @@ fn run() -> anyhow::Result<()> {
     };
     let threads = spawn_workers(listeners, snap.clone(), log.clone())?;
     let publisher = Publisher::new(threads.links.clone(), 1).with_compiler(compiler, snap);
+    // Follows whatever the file or etcd source publishes, so one checker serves both modes.
+    #[allow(unused_variables)] // the admin API and metrics read it (admin branch)
+    let checks = spawn_checker(publisher.subscribe(), threads.links.clone())
+        .context("active health checker")?;
     let publisher = Arc::new(Mutex::new(publisher));
     wait_for_workers(&threads.links, Duration::from_secs(10));
     if etcd {

@@ -2,9 +2,15 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::sync::watch;
+
 use crate::model::{ChangeSet, Model, Settings};
 use crate::router::{Compiler, Snapshot};
 use crate::worker::{WorkerLink, WorkerMsg};
+
+/// The live snapshot as other control threads follow it (the health checker): `changed()`
+/// wakes on each publish; only the newest value is kept, so a slow reader skips ahead.
+pub type SnapshotFeed = watch::Receiver<Option<Arc<Snapshot>>>;
 
 /// How long `publish_and_retire` waits for every worker to acknowledge.
 const ACK_WAIT: Duration = Duration::from_secs(1);
@@ -17,6 +23,7 @@ pub struct Publisher {
     compiler: Compiler,
     /// The live snapshot, held here so the one it replaces is freed on this thread.
     current: Option<Arc<Snapshot>>,
+    live: watch::Sender<Option<Arc<Snapshot>>>,
 }
 
 impl Publisher {
@@ -27,14 +34,21 @@ impl Publisher {
             generation,
             compiler: Compiler::new(),
             current: None,
+            live: watch::Sender::new(None),
         }
     }
 
     /// Continues from the compiler that built the workers' first snapshot.
     pub fn with_compiler(mut self, compiler: Compiler, current: Arc<Snapshot>) -> Self {
         self.compiler = compiler;
+        self.live.send_replace(Some(current.clone()));
         self.current = Some(current);
         self
+    }
+
+    /// Follows every snapshot published from now on, starting with the live one.
+    pub fn subscribe(&self) -> SnapshotFeed {
+        self.live.subscribe()
     }
 
     pub fn compile_next(
@@ -70,6 +84,7 @@ impl Publisher {
         for l in &self.links {
             l.send(WorkerMsg::Snapshot(snap.clone()));
         }
+        self.live.send_replace(Some(snap.clone()));
     }
 
     pub fn drain(&self) {
