@@ -1,4 +1,5 @@
 //! Vane: a thread-per-core io_uring HTTP/1.1 edge proxy, routed from a TOML file or etcd.
+pub mod admin;
 pub mod control;
 pub mod model;
 pub mod proxy;

@@ -11,6 +11,6 @@ mod store;
 
 pub use file::{load_file, watch_file};
 pub use health::serve_health;
-pub use publish::Publisher;
+pub use publish::{LiveSnapshot, Publisher};
 pub use status::NodeStatus;
 pub use store::{Event, Kv, Rejection, Store};

@@ -1,5 +1,5 @@
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::model::{ChangeSet, Model, Settings};
@@ -17,6 +17,23 @@ pub struct Publisher {
     compiler: Compiler,
     /// The live snapshot, held here so the one it replaces is freed on this thread.
     current: Option<Arc<Snapshot>>,
+    live: LiveSnapshot,
+}
+
+/// The snapshot last sent to the workers, for readers off the control thread (the admin API)
+/// that must not wait on the `Publisher`'s lock while it compiles or waits for acks.
+#[derive(Clone, Default)]
+pub struct LiveSnapshot(Arc<Mutex<Option<Arc<Snapshot>>>>);
+
+impl LiveSnapshot {
+    pub fn get(&self) -> Option<Arc<Snapshot>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set(&self, snap: &Arc<Snapshot>) {
+        // The replaced `Arc` is dropped here, on the publishing (control) thread.
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(snap.clone());
+    }
 }
 
 impl Publisher {
@@ -27,14 +44,26 @@ impl Publisher {
             generation,
             compiler: Compiler::new(),
             current: None,
+            live: LiveSnapshot::default(),
         }
     }
 
     /// Continues from the compiler that built the workers' first snapshot.
     pub fn with_compiler(mut self, compiler: Compiler, current: Arc<Snapshot>) -> Self {
         self.compiler = compiler;
+        self.live.set(&current);
         self.current = Some(current);
         self
+    }
+
+    /// The snapshot the workers were last sent (whichever source compiled it).
+    pub fn current(&self) -> Option<Arc<Snapshot>> {
+        self.live.get()
+    }
+
+    /// A handle that reads `current()` without this `Publisher`'s lock.
+    pub fn live(&self) -> LiveSnapshot {
+        self.live.clone()
     }
 
     pub fn compile_next(
@@ -67,6 +96,7 @@ impl Publisher {
     }
 
     pub fn publish(&self, snap: &Arc<Snapshot>) {
+        self.live.set(snap);
         for l in &self.links {
             l.send(WorkerMsg::Snapshot(snap.clone()));
         }

@@ -94,7 +94,9 @@ impl Vane {
     }
 
     pub fn config_text(addr: SocketAddr, health: SocketAddr, routes: &str) -> String {
-        format!("[listen]\nhttp = \"{addr}\"\nhealth = \"{health}\"\n\n{routes}\n")
+        // Port 0: the admin API listens somewhere free, so parallel tests never collide on its
+        // default port; admin tests pass `--admin` with a port of their own.
+        format!("[listen]\nhttp = \"{addr}\"\nhealth = \"{health}\"\nadmin = \"127.0.0.1:0\"\n\n{routes}\n")
     }
 
     /// Replaces the routes in the config file (the running vane picks it up live).
