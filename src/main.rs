@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use signal_hook::consts::{SIGINT, SIGTERM};
+use vane::accesslog::{spawn_writer, LogSink};
 use vane::admin::{AdminContext, AdminListener, RouteSourceInfo};
 use vane::control::etcd::{spawn_etcd_source, EtcdSourceConfig};
 use vane::control::{load_file, serve_health, watch_file, NodeStatus, Publisher};
@@ -180,7 +181,18 @@ fn run() -> anyhow::Result<()> {
     } else {
         compiler.compile(&cfg.model, &ChangeSet::everything(), settings.clone(), 1, 0)
     });
-    let threads = spawn_workers(listeners, snap.clone())?;
+    let log = match &settings.access_log {
+        Some(a) => Some(spawn_writer(a).with_context(|| {
+            format!(
+                "access log {}",
+                a.path
+                    .as_ref()
+                    .map_or("-".into(), |p| p.display().to_string())
+            )
+        })?),
+        None => None,
+    };
+    let threads = spawn_workers(listeners, snap.clone(), log.clone())?;
     let publisher = Publisher::new(threads.links.clone(), 1).with_compiler(compiler, snap);
     let publisher = Arc::new(Mutex::new(publisher));
     wait_for_workers(&threads.links, Duration::from_secs(10));
@@ -211,7 +223,7 @@ fn run() -> anyhow::Result<()> {
         start_admin(admin, source, &publisher, &threads.links, &status)?;
     }
     tracing::info!(target: "vane", workers, "listening on http://{bound}/");
-    wait_for_signal(&status, &settings, &publisher, &threads.links)
+    wait_for_signal(&status, &settings, &publisher, &threads.links, log.as_ref())
 }
 
 fn start_admin(
@@ -281,6 +293,7 @@ fn wait_for_signal(
     settings: &vane::model::Settings,
     publisher: &Mutex<Publisher>,
     links: &[vane::worker::WorkerLink],
+    log: Option<&LogSink>,
 ) -> anyhow::Result<()> {
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
     let first = signals.forever().next();
@@ -307,6 +320,9 @@ fn wait_for_signal(
             .all(|l| l.status.exited.load(std::sync::atomic::Ordering::Acquire))
     {
         std::thread::sleep(Duration::from_millis(20));
+    }
+    if let Some(log) = log {
+        log.wait_written(Duration::from_secs(1));
     }
     tracing::info!(target: "vane", "drained, exiting");
     std::process::exit(0)

@@ -21,6 +21,25 @@ pub struct Settings {
     pub etcd: EtcdSettings,
     /// The admin API's credentials; read once at start.
     pub admin: AdminSettings,
+    /// `[access_log]`; `None`: off. Read once at start.
+    pub access_log: Option<AccessLogSettings>,
+    /// `[metrics] enabled`: per-worker request metrics (on by default). Read once at start.
+    pub metrics: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessLogSettings {
+    /// `None`: standard output.
+    pub path: Option<PathBuf>,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Apache/nginx "combined".
+    Combined,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +132,8 @@ impl Default for Settings {
             shutdown: ShutdownSettings::default(),
             etcd: EtcdSettings::default(),
             admin: AdminSettings::default(),
+            access_log: None,
+            metrics: true,
         }
     }
 }

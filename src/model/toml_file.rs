@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use toml::{Table, Value};
 
 use super::{
-    parse_duration, parse_etcd_endpoint, parse_etcd_prefix, validate_admin_token, ConfigError,
-    KeyError, Model, ModelBuilder, Options, Settings,
+    parse_duration, parse_etcd_endpoint, parse_etcd_prefix, validate_admin_token,
+    AccessLogSettings, ConfigError, KeyError, LogFormat, Model, ModelBuilder, Options, Settings,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +44,8 @@ pub fn parse_toml(text: &str) -> Result<FileConfig, ConfigError> {
             "shutdown" => shutdown(v, &mut settings, &mut errs),
             "etcd" => etcd(v, &mut settings, &mut errs),
             "admin" => admin(v, &mut settings, &mut errs),
+            "access_log" => access_log(v, &mut settings, &mut errs),
+            "metrics" => metrics(v, &mut settings, &mut errs),
             "upstreams" => upstreams(v, &mut builder, &mut errs),
             "hosts" => hosts(v, &mut builder, &mut errs),
             _ => errs.push(KeyError::new(key(&[k]), "unknown key")),
@@ -213,6 +215,50 @@ fn pool(v: &Value, s: &mut Settings, errs: &mut Vec<KeyError>) {
                     s.pool.idle_timeout = d;
                 }
             }
+            _ => errs.push(KeyError::new(name, "unknown key")),
+        }
+    }
+}
+
+/// `[access_log]`: `path = "-"` (standard output, the default) or a file; `format = "json"`
+/// (the default) or `"combined"`; `enabled = false` turns it off. The table's presence turns
+/// it on.
+fn access_log(v: &Value, s: &mut Settings, errs: &mut Vec<KeyError>) {
+    let Some(t) = table(v, "access_log", errs) else {
+        return;
+    };
+    let mut log = AccessLogSettings {
+        path: None,
+        format: LogFormat::Json,
+    };
+    let mut enabled = true;
+    for (k, v) in t {
+        let name = key(&["access_log", k]);
+        match (k.as_str(), v) {
+            ("path", Value::String(p)) if p == "-" => log.path = None,
+            ("path", Value::String(p)) if !p.is_empty() => log.path = Some(p.into()),
+            ("path", _) => errs.push(KeyError::new(name, "expected \"-\" or a file path")),
+            ("format", Value::String(f)) if f == "json" => log.format = LogFormat::Json,
+            ("format", Value::String(f)) if f == "combined" => log.format = LogFormat::Combined,
+            ("format", _) => errs.push(KeyError::new(name, "expected \"json\" or \"combined\"")),
+            ("enabled", Value::Boolean(b)) => enabled = *b,
+            ("enabled", _) => errs.push(KeyError::new(name, "expected true or false")),
+            _ => errs.push(KeyError::new(name, "unknown key")),
+        }
+    }
+    s.access_log = enabled.then_some(log);
+}
+
+/// `[metrics] enabled = false` turns request metrics off (for measuring what they cost).
+fn metrics(v: &Value, s: &mut Settings, errs: &mut Vec<KeyError>) {
+    let Some(t) = table(v, "metrics", errs) else {
+        return;
+    };
+    for (k, v) in t {
+        let name = key(&["metrics", k]);
+        match (k.as_str(), v) {
+            ("enabled", Value::Boolean(b)) => s.metrics = *b,
+            ("enabled", _) => errs.push(KeyError::new(name, "expected true or false")),
             _ => errs.push(KeyError::new(name, "unknown key")),
         }
     }

@@ -13,6 +13,8 @@ use super::forward;
 use super::head::{parse_request, Forwarded, RequestHead};
 use super::io::{self, Io, SMALL_BUF};
 use super::respond;
+use crate::accesslog::RequestInfo;
+use crate::metrics::Sample;
 use crate::model::Settings;
 
 /// Longest we keep reading (and discarding) after an error response, so that the client sees
@@ -26,6 +28,10 @@ pub struct Client {
     pub out: Vec<u8>,
     /// Body re-encoding space.
     pub scratch: Vec<u8>,
+    /// Response bytes written to the client (heads and payload), for the byte counters.
+    pub sent: u64,
+    /// The current request's text for the access log (empty when logging is off).
+    req: RequestInfo,
     ip: Box<[u8]>,
 }
 
@@ -36,17 +42,44 @@ pub async fn serve(ctx: Rc<WorkerCtx>, stream: TcpStream, peer: SocketAddr) {
         io: Io::new(stream, SMALL_BUF),
         out: Vec::new(),
         scratch: Vec::new(),
+        sent: 0,
+        req: RequestInfo::default(),
         ip: peer.ip().to_string().into_bytes().into_boxed_slice(),
     };
     let mut started = Some(Instant::now());
+    let mut counted = Counted::default();
     loop {
         let snap = ctx.snapshot();
         let head = match read_head(&ctx, &mut c, &snap.settings, started.take()).await {
             Ok(Some(h)) => h,
             Ok(None) => return,
-            Err(kind) => return fail(&mut c, kind.into(), false).await,
+            Err(kind) => {
+                let err = ProxyError::from(kind);
+                let mut s = Sample {
+                    status: respond::status_of(err).unwrap_or(CLIENT_GONE),
+                    ..Sample::default()
+                };
+                counted.take(&c, &mut s);
+                c.req.clear();
+                record(&ctx, &c, &s);
+                return fail(&ctx, &mut c, err, false).await;
+            }
         };
-        match forward::handle(&ctx, &mut c, &snap, &head).await {
+        // Two clock reads per request, only when something will use the duration.
+        let began = (ctx.metrics_on || ctx.log.is_some()).then(Instant::now);
+        if ctx.log.is_some() {
+            c.req
+                .capture(&c.io.pending()[..head.head_len], head.host.clone());
+        }
+        let mut s = Sample::default();
+        let result = forward::handle(&ctx, &mut c, &snap, &head, &mut s).await;
+        if let Err(e) = result {
+            s.status = respond::status_of(e).unwrap_or(CLIENT_GONE);
+        }
+        s.micros = began.map_or(0, |t| t.elapsed().as_micros() as u64);
+        counted.take(&c, &mut s);
+        record(&ctx, &c, &s);
+        match result {
             Ok(true) if !ctx.draining.get() => {
                 c.io.shrink();
                 if c.out.capacity() > 16 * 1024 {
@@ -54,8 +87,37 @@ pub async fn serve(ctx: Rc<WorkerCtx>, stream: TcpStream, peer: SocketAddr) {
                 }
             }
             Ok(_) => return io::shutdown(&mut c.io.stream).await,
-            Err(e) => return fail(&mut c, e, head.is_head).await,
+            Err(e) => return fail(&ctx, &mut c, e, head.is_head).await,
         }
+    }
+}
+
+/// Counts the request in the worker's metrics and writes its access log line.
+#[inline]
+fn record(ctx: &WorkerCtx, c: &Client, s: &Sample) {
+    ctx.record(s);
+    if let Some(log) = &ctx.log {
+        log.write(&c.ip, &c.req, s);
+    }
+}
+
+/// The status recorded when the client went away before it could be answered (nginx's 499).
+const CLIENT_GONE: u16 = 499;
+
+/// Byte counts already recorded for this connection.
+#[derive(Default)]
+struct Counted {
+    read: u64,
+    sent: u64,
+}
+
+impl Counted {
+    /// Moves the bytes since the last request into `s`.
+    fn take(&mut self, c: &Client, s: &mut Sample) {
+        s.bytes_in = c.io.read_total - self.read;
+        s.bytes_out = c.sent - self.sent;
+        self.read = c.io.read_total;
+        self.sent = c.sent;
     }
 }
 
@@ -113,12 +175,13 @@ async fn read_head(
 }
 
 /// Answers an error (if the client can still hear it) and closes the connection.
-async fn fail(c: &mut Client, err: ProxyError, head_only: bool) {
+async fn fail(ctx: &WorkerCtx, c: &mut Client, err: ProxyError, head_only: bool) {
     let Some(status) = respond::status_of(err) else {
         return;
     };
     c.out.clear();
     respond::write_error(&mut c.out, status, head_only);
+    ctx.metrics.borrow_mut().bytes_out += c.out.len() as u64;
     if io::write_vec(&mut c.io.stream, &mut c.out).await.is_err() {
         return;
     }

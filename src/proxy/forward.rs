@@ -14,11 +14,12 @@ use super::body::{Relay, RelayError, Source};
 use super::chunked::ChunkedDecoder;
 use super::conn::Client;
 use super::ctx::WorkerCtx;
-use super::error::{Kind, ProxyError};
+use super::error::{Kind, ProxyError, Side};
 use super::head::{BodyLen, RequestHead};
 use super::io::{self, Io, BODY_BUF};
 use super::policy::Policy;
 use super::response::{parse_response, ClientSide, Parsed, RespBody, ResponseHead};
+use crate::metrics::{Sample, UpstreamError};
 use crate::router::{Snapshot, UpstreamIdx};
 use crate::upstream::Picked;
 
@@ -27,12 +28,14 @@ const COALESCE: u64 = 64 * 1024;
 /// Upstream read buffers start here; a small response fits in one read.
 const UPSTREAM_BUF: usize = 4096;
 
-/// Serves one request; `Ok(true)` if the client connection may carry another.
-pub async fn handle(
+/// Serves one request; `Ok(true)` if the client connection may carry another. What happened
+/// is written into `s` (route, endpoint, status, failures) for the caller to record.
+pub async fn handle<'s>(
     ctx: &WorkerCtx,
     c: &mut Client,
-    snap: &Snapshot,
+    snap: &'s Snapshot,
     head: &RequestHead,
+    s: &mut Sample<'s>,
 ) -> Result<bool, ProxyError> {
     if !snap.ready {
         // No config has been loaded yet (no etcd, no cache): nothing can be routed.
@@ -49,6 +52,7 @@ pub async fn handle(
         let route = snap
             .lookup(&pending[head.host.clone()], path)
             .ok_or(Kind::NoRoute)?;
+        s.route = Some(route);
         let idx = route.upstream.ok_or(Kind::NoEndpoint)?;
         (
             idx,
@@ -62,18 +66,54 @@ pub async fn handle(
     }
     c.io.consume(head.head_len);
     let name = &*snap.upstream(idx).name;
+    s.upstream = Some((idx, name));
     let picked = ctx
         .upstreams
         .borrow_mut()
         .pick(idx, policy.balance)
         .ok_or(Kind::NoEndpoint)?;
-    let target = Target {
+    let mut target = Target {
         idx,
         name,
         picked,
         policy,
     };
-    exchange(ctx, c, &target, head).await
+    let result = exchange(ctx, c, &mut target, head, s).await;
+    s.endpoint = Some(target.picked.addr);
+    // Passive health: the endpoint failed if it could not be reached or answered badly.
+    let ok = match &result {
+        Ok(_) => s.status < 500,
+        Err(e) => e.side != Side::Upstream,
+    };
+    if let Err(e) = &result {
+        s.error = upstream_error(e.kind);
+    }
+    report(ctx, &target, ok);
+    result
+}
+
+/// Feeds passive outlier detection; counts an ejection when one happens.
+fn report(ctx: &WorkerCtx, t: &Target<'_>, ok: bool) {
+    let ejected = ctx
+        .upstreams
+        .borrow_mut()
+        .report(t.idx, t.picked, ok, &t.policy.outlier);
+    if let Some(d) = ejected {
+        ctx.metrics
+            .borrow_mut()
+            .ejected(t.idx, t.name, t.picked.addr);
+        tracing::warn!(target: "vane::health", worker = ctx.id, upstream = t.name, endpoint = %t.picked.addr, seconds = d.as_secs_f64(), "endpoint ejected after consecutive failures");
+    }
+}
+
+fn upstream_error(kind: Kind) -> Option<UpstreamError> {
+    Some(match kind {
+        Kind::Connect => UpstreamError::Connect,
+        Kind::UpstreamIo => UpstreamError::Reset,
+        Kind::UpstreamTimeout => UpstreamError::Timeout,
+        Kind::MalformedResponse => UpstreamError::Malformed,
+        _ => return None,
+    })
 }
 
 /// Where a request goes and under which policy.
@@ -87,16 +127,45 @@ struct Target<'a> {
 async fn exchange(
     ctx: &WorkerCtx,
     c: &mut Client,
-    t: &Target<'_>,
+    t: &mut Target<'_>,
     head: &RequestHead,
+    s: &mut Sample<'_>,
 ) -> Result<bool, ProxyError> {
     let body = coalesce_small_body(c, head.body);
-    let retryable = t.policy.retries > 0 && head.idempotent && head.body == BodyLen::None;
-    let (mut upc, res) = match attempt(ctx, c, t, head, body, true).await {
-        Err(Attempt::Stale) if retryable => attempt(ctx, c, t, head, body, false).await,
+    // The whole request is in `c.out`: it can be sent again.
+    let replayable = t.policy.retries > 0 && body == BodyLen::None;
+    let (mut upc, res, reused) = match attempt(ctx, c, t, head, body, true).await {
+        Err(Attempt::Stale) if replayable && head.idempotent && head.body == BodyLen::None => {
+            s.retried = true;
+            attempt(ctx, c, t, head, body, false).await
+        }
+        Err(Attempt::Failed(e)) if e.kind == Kind::Connect && replayable => {
+            // Nothing reached that endpoint, so any method may go to another one.
+            report(ctx, t, false);
+            ctx.metrics.borrow_mut().failed_attempt(
+                t.idx,
+                t.name,
+                t.picked.addr,
+                UpstreamError::Connect,
+            );
+            let other = ctx
+                .upstreams
+                .borrow_mut()
+                .pick_other(t.idx, t.policy.balance, t.picked);
+            match other {
+                Some(p) => {
+                    t.picked = p;
+                    s.retried = true;
+                    attempt(ctx, c, t, head, body, true).await
+                }
+                None => Err(Attempt::Failed(e)),
+            }
+        }
         other => other,
     }
     .map_err(Attempt::into_error)?;
+    s.reused = Some(reused);
+    s.status = res.status;
     let complete = send_response(c, &mut upc, &res, t.policy.body_idle).await?;
     // Bytes past the end of the response (say, a body sent to HEAD) make a connection unusable.
     if complete && res.upstream_reusable && upc.pending().is_empty() {
@@ -138,7 +207,7 @@ async fn attempt(
     head: &RequestHead,
     body: BodyLen,
     may_reuse: bool,
-) -> Result<(Io, ResponseHead), Attempt> {
+) -> Result<(Io, ResponseHead, bool), Attempt> {
     let p = &t.policy;
     let pooled = if may_reuse {
         let now = Instant::now();
@@ -180,7 +249,7 @@ async fn attempt(
             };
             c.out.clear();
             match parse_response(upc.pending(), p.max_head, client, &mut c.out)? {
-                Parsed::Final(res) => return Ok((upc, res)),
+                Parsed::Final(res) => return Ok((upc, res, reused)),
                 Parsed::Interim(n) => upc.consume(n),
                 Parsed::Partial => {}
             }
@@ -269,6 +338,7 @@ async fn send_response(
     let source = match res.body {
         RespBody::None => {
             upc.consume(res.head_len);
+            c.sent += c.out.len() as u64;
             io::write_vec(&mut c.io.stream, &mut c.out)
                 .await
                 .map_err(ProxyError::client_io)?;
@@ -284,6 +354,7 @@ async fn send_response(
             return send_small(c, upc, n as usize, idle).await;
         }
     }
+    c.sent += c.out.len() as u64;
     io::write_vec(&mut c.io.stream, &mut c.out)
         .await
         .map_err(ProxyError::client_io)?;
@@ -294,7 +365,10 @@ async fn send_response(
         scratch: &mut c.scratch,
     };
     match relay.run(upc, &mut c.io.stream, source).await {
-        Ok(_) => Ok(true),
+        Ok(n) => {
+            c.sent += n;
+            Ok(true)
+        }
         // The head is out: a broken upstream body can only be signalled by closing.
         Err(_) => Err(Kind::ClientIo.into()),
     }
@@ -319,6 +393,7 @@ async fn send_small(
     }
     c.out.extend_from_slice(&upc.pending()[..n]);
     upc.consume(n);
+    c.sent += c.out.len() as u64;
     io::write_vec(&mut c.io.stream, &mut c.out)
         .await
         .map_err(ProxyError::client_io)?;

@@ -20,6 +20,8 @@ pub struct Io {
     pub stream: TcpStream,
     buf: Vec<u8>,
     start: usize,
+    /// Bytes read so far, for the byte counters.
+    pub read_total: u64,
 }
 
 impl Io {
@@ -28,6 +30,7 @@ impl Io {
             stream,
             buf: Vec::with_capacity(capacity),
             start: 0,
+            read_total: 0,
         }
     }
 
@@ -53,7 +56,7 @@ impl Io {
         let slice = unsafe { buf.slice_mut_unchecked(len..) };
         let (res, slice) = self.stream.read(slice).await;
         self.buf = slice.into_inner();
-        res
+        self.count(res)
     }
 
     /// Like `fill`, but the read ends with an error when `cancel` fires (worker draining).
@@ -65,6 +68,14 @@ impl Io {
         let slice = unsafe { buf.slice_mut_unchecked(len..) };
         let (res, slice) = self.stream.cancelable_read(slice, cancel).await;
         self.buf = slice.into_inner();
+        self.count(res)
+    }
+
+    #[inline]
+    fn count(&mut self, res: io::Result<usize>) -> io::Result<usize> {
+        if let Ok(n) = res {
+            self.read_total += n as u64;
+        }
         res
     }
 

@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use crate::model::{Balance, Options, Settings};
+use crate::model::{Balance, Options, OutlierOptions, Settings};
 use crate::router::{Route, UpstreamRoute};
+use crate::upstream::Outlier;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
@@ -19,6 +20,8 @@ pub struct Policy {
     pub pool_idle_timeout: Duration,
     /// Largest response head accepted from the upstream (the request-head limit, reused).
     pub max_head: usize,
+    /// Passive ejection (upstream options only).
+    pub outlier: Outlier,
 }
 
 impl Policy {
@@ -53,6 +56,14 @@ impl Policy {
                 .unwrap_or(s.pool.max_idle_per_endpoint),
             pool_idle_timeout: up.options.pool.idle_timeout.unwrap_or(s.pool.idle_timeout),
             max_head: s.limits.max_header_bytes,
+            outlier: {
+                let o = &up.options.outlier;
+                Outlier {
+                    consecutive: o.consecutive.unwrap_or(OutlierOptions::DEFAULT_CONSECUTIVE),
+                    base: o.base_ejection.unwrap_or(OutlierOptions::DEFAULT_BASE),
+                    max: o.max_ejection.unwrap_or(OutlierOptions::DEFAULT_MAX),
+                }
+            },
         }
     }
 }

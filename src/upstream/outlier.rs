@@ -51,6 +51,12 @@ impl EndpointHealth {
         }
     }
 
+    /// A success of an endpoint that was never ejected.
+    #[inline]
+    pub fn success_plain(&mut self) {
+        self.fails = 0;
+    }
+
     pub fn success(&mut self, now: Instant, cfg: &Outlier) {
         self.fails = 0;
         if self.ejections > 0

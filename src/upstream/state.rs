@@ -144,12 +144,16 @@ impl<C> Upstreams<C> {
         p: Picked,
         ok: bool,
         cfg: &Outlier,
-        now: Instant,
     ) -> Option<Duration> {
         let up = self.ups.get_mut(idx as usize)?;
         let i = up.position(p)?;
         if ok {
-            up.health[i].success(now, cfg);
+            // Only an endpoint with an ejection history needs the clock (to forgive it).
+            if up.health[i].ejections() > 0 {
+                up.health[i].success(Instant::now(), cfg);
+            } else {
+                up.health[i].success_plain();
+            }
             return None;
         }
         if !up.health[i].failure(cfg) {
@@ -161,7 +165,7 @@ impl<C> Upstreams<C> {
         if (ejected + 1) * 2 > up_count {
             return None;
         }
-        let d = up.health[i].eject(now, cfg);
+        let d = up.health[i].eject(Instant::now(), cfg);
         up.recount();
         Some(d)
     }

@@ -4,6 +4,7 @@ use std::sync::{Arc, OnceLock};
 use crossbeam_channel::Sender;
 
 use super::Doorbell;
+use crate::metrics::WorkerReport;
 use crate::router::Snapshot;
 use crate::upstream::ActiveHealth;
 
@@ -11,6 +12,8 @@ pub enum WorkerMsg {
     Snapshot(Arc<Snapshot>),
     /// The active health checker's latest verdicts (a whole table; the latest wins).
     Health(Arc<ActiveHealth>),
+    /// Send a copy of this worker's metrics back (answered between requests).
+    Scrape(Sender<WorkerReport>),
     /// Stop accepting, finish what is in flight, close idle connections, exit.
     Drain,
 }

@@ -9,12 +9,15 @@ use monoio::net::TcpListener;
 
 use super::guard::CatchUnwind;
 use super::{Doorbell, WorkerLink, WorkerMsg, WorkerStatus};
+use crate::accesslog::LogSink;
 use crate::proxy::{serve, WorkerCtx};
 use crate::router::Snapshot;
 
 /// How often idle pooled upstream connections are checked for expiry.
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
 const URING_ENTRIES: u32 = 1024;
+/// How long an access log line may wait in a worker's buffer.
+const LOG_FLUSH_EVERY: Duration = Duration::from_millis(200);
 
 pub struct WorkerThreads {
     pub links: Vec<WorkerLink>,
@@ -25,6 +28,7 @@ pub struct WorkerThreads {
 pub fn spawn_workers(
     listeners: Vec<std::net::TcpListener>,
     snap: Arc<Snapshot>,
+    log: Option<LogSink>,
 ) -> std::io::Result<WorkerThreads> {
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let mut links = Vec::new();
@@ -38,13 +42,14 @@ pub fn spawn_workers(
         };
         let core = cores.get(id % cores.len().max(1)).copied();
         let (bell, status, snap) = (link.bell.clone(), link.status.clone(), snap.clone());
+        let log = log.clone();
         let h = std::thread::Builder::new()
             .name(format!("vane-worker-{id}"))
             .spawn(move || {
                 if let Some(core) = core {
                     core_affinity::set_for_current(core);
                 }
-                run_worker(id, listener, snap, rx, bell, status.clone());
+                run_worker(id, listener, snap, rx, bell, status.clone(), log);
                 status.exited.store(true, Ordering::Release);
             })?;
         links.push(link);
@@ -60,6 +65,7 @@ fn run_worker(
     rx: Receiver<WorkerMsg>,
     bell: Doorbell,
     status: Arc<WorkerStatus>,
+    log: Option<LogSink>,
 ) {
     let mut rt = match build_runtime() {
         Ok(rt) => rt,
@@ -84,14 +90,20 @@ fn run_worker(
             }
         };
         status.ack(&snap);
-        let ctx = WorkerCtx::new(id, port, snap);
+        let ctx = WorkerCtx::new(id, port, snap, log.as_ref());
         monoio::spawn(receive_config(ctx.clone(), rx, bell, status.clone()));
         monoio::spawn(sweep_pools(ctx.clone()));
+        if ctx.log.is_some() {
+            monoio::spawn(flush_log(ctx.clone()));
+        }
         accept_loop(&ctx, &listener, &status).await;
         drop(listener);
         // Draining: in-flight requests finish (their responses say `Connection: close`).
         while ctx.active.get() > 0 {
             monoio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if let Some(log) = &ctx.log {
+            log.flush();
         }
         tracing::info!(target: "vane::worker", worker = id, "worker drained");
     });
@@ -155,12 +167,25 @@ async fn receive_config(
             match msg {
                 WorkerMsg::Snapshot(s) => latest = Some(s),
                 WorkerMsg::Health(h) => ctx.upstreams.borrow_mut().set_health(h),
+                WorkerMsg::Scrape(reply) => {
+                    let _ = reply.send(ctx.report());
+                }
                 WorkerMsg::Drain => ctx.start_drain(),
             }
         }
         if let Some(snap) = latest {
             ctx.install(snap.clone());
             status.ack(&snap);
+        }
+    }
+}
+
+/// Hands buffered access log lines to the writer, so a quiet worker's lines are not held back.
+async fn flush_log(ctx: Rc<WorkerCtx>) {
+    loop {
+        monoio::time::sleep(LOG_FLUSH_EVERY).await;
+        if let Some(log) = &ctx.log {
+            log.flush();
         }
     }
 }
