@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use vane::accesslog::{spawn_writer, LogSink};
 use vane::admin::{AdminContext, AdminListener, RouteSourceInfo};
+use vane::control::checks::spawn_checker;
 use vane::control::etcd::{spawn_etcd_source, EtcdSourceConfig};
 use vane::control::{load_file, serve_health, watch_file, NodeStatus, Publisher};
 use vane::model::{parse_etcd_endpoint, parse_etcd_prefix, parse_toml, ChangeSet, FileConfig};
@@ -194,6 +195,9 @@ fn run() -> anyhow::Result<()> {
     };
     let threads = spawn_workers(listeners, snap.clone(), log.clone())?;
     let publisher = Publisher::new(threads.links.clone(), 1).with_compiler(compiler, snap);
+    // Follows whatever the file or etcd source publishes, so one checker serves both modes.
+    let checks = spawn_checker(publisher.subscribe(), threads.links.clone())
+        .context("active health checker")?;
     let publisher = Arc::new(Mutex::new(publisher));
     wait_for_workers(&threads.links, Duration::from_secs(10));
     let source = if etcd {
@@ -220,7 +224,11 @@ fn run() -> anyhow::Result<()> {
         RouteSourceInfo::File(args.config.clone())
     };
     if let Some(admin) = admin {
-        start_admin(admin, source, &publisher, &threads.links, &status)?;
+        let live = publisher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .subscribe();
+        start_admin(admin, source, live, checks, &threads.links, &status)?;
     }
     tracing::info!(target: "vane", workers, "listening on http://{bound}/");
     wait_for_signal(&status, &settings, &publisher, &threads.links, log.as_ref())
@@ -229,7 +237,8 @@ fn run() -> anyhow::Result<()> {
 fn start_admin(
     admin: AdminListener,
     source: RouteSourceInfo,
-    publisher: &Mutex<Publisher>,
+    live: vane::control::SnapshotFeed,
+    checks: vane::control::checks::CheckView,
     links: &[vane::worker::WorkerLink],
     node: &Arc<NodeStatus>,
 ) -> anyhow::Result<()> {
@@ -239,12 +248,12 @@ fn start_admin(
     } else {
         "no token (loopback)"
     };
-    let live = publisher.lock().unwrap_or_else(|p| p.into_inner()).live();
     admin.serve(AdminContext {
         source,
         live,
         links: links.to_vec(),
         node: node.clone(),
+        checks,
     })?;
     tracing::info!(target: "vane", auth, "admin API on http://{addr}/v1/status");
     Ok(())

@@ -12,9 +12,7 @@ use crate::model::normalize_host;
 use crate::router::{LocationView, Snapshot};
 
 pub(super) fn snapshot(s: &Shared) -> Result<Arc<Snapshot>, ApiError> {
-    s.ctx
-        .live
-        .get()
+    s.snapshot()
         .ok_or_else(|| ApiError::unavailable("no routes compiled yet"))
 }
 

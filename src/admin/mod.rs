@@ -36,8 +36,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 pub use auth::{Token, TOKEN_ENV};
 pub use error::{AdminError, ApiError};
 
+use crate::control::checks::CheckView;
 use crate::control::etcd::StatusDoc;
-use crate::control::{LiveSnapshot, NodeStatus};
+use crate::control::{NodeStatus, SnapshotFeed};
 use crate::model::{AdminSettings, EtcdSettings};
 use crate::worker::WorkerLink;
 
@@ -55,9 +56,12 @@ pub enum RouteSourceInfo {
 /// What the API reads from the running node.
 pub struct AdminContext {
     pub source: RouteSourceInfo,
-    pub live: LiveSnapshot,
+    /// The snapshot the workers were last sent (`Publisher::subscribe`).
+    pub live: SnapshotFeed,
     pub links: Vec<WorkerLink>,
     pub node: Arc<NodeStatus>,
+    /// The active health checker's verdicts.
+    pub checks: CheckView,
 }
 
 /// The admin listener, bound and with its token settled, not serving yet: binding first lets
@@ -109,6 +113,11 @@ struct Shared {
 }
 
 impl Shared {
+    /// The snapshot the workers were last sent; `None` only before the first publish.
+    fn snapshot(&self) -> Option<Arc<crate::router::Snapshot>> {
+        self.ctx.live.borrow().clone()
+    }
+
     fn new(ctx: AdminContext, token: Option<Token>) -> Shared {
         let etcd = match &ctx.source {
             RouteSourceInfo::Etcd { settings, .. } => Some(etcd::Writer::new(settings.clone())),

@@ -12,7 +12,7 @@ use crate::model::parse_toml;
 use crate::worker::WorkerLink;
 
 pub(super) fn get(s: &Shared) -> Response {
-    let snap = s.ctx.live.get();
+    let snap = s.snapshot();
     let (generation, revision, ready) = snap
         .as_ref()
         .map_or((0, 0, false), |s| (s.generation, s.revision, s.ready));

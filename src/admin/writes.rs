@@ -134,7 +134,7 @@ pub(super) async fn delete_upstream(
 ) -> Result<Response, ApiError> {
     let prefix = writer(s)?.prefix();
     let dir = upstream_dir(prefix, checked_name(name, &upstream_dir(prefix, name))?);
-    if let Some(snap) = s.ctx.live.get() {
+    if let Some(snap) = s.snapshot() {
         let users = upstreams::users(&snap);
         let mine = snap.upstreams.iter().position(|u| &*u.name == name);
         if let Some(used) = mine.map(|i| &users[i]).filter(|u| !u.is_empty()) {

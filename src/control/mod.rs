@@ -2,6 +2,7 @@
 //! and the node's readiness. Runs on its own threads; nothing here touches data-path sockets.
 
 pub mod cache;
+pub mod checks;
 pub mod etcd;
 mod file;
 mod health;
@@ -11,6 +12,6 @@ mod store;
 
 pub use file::{load_file, watch_file};
 pub use health::serve_health;
-pub use publish::{LiveSnapshot, Publisher};
+pub use publish::{Publisher, SnapshotFeed};
 pub use status::NodeStatus;
 pub use store::{Event, Kv, Rejection, Store};

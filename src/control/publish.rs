@@ -1,10 +1,16 @@
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
 
 use crate::model::{ChangeSet, Model, Settings};
 use crate::router::{Compiler, Snapshot};
 use crate::worker::{WorkerLink, WorkerMsg};
+
+/// The live snapshot as other control threads follow it (the health checker): `changed()`
+/// wakes on each publish; only the newest value is kept, so a slow reader skips ahead.
+pub type SnapshotFeed = watch::Receiver<Option<Arc<Snapshot>>>;
 
 /// How long `publish_and_retire` waits for every worker to acknowledge.
 const ACK_WAIT: Duration = Duration::from_secs(1);
@@ -17,23 +23,7 @@ pub struct Publisher {
     compiler: Compiler,
     /// The live snapshot, held here so the one it replaces is freed on this thread.
     current: Option<Arc<Snapshot>>,
-    live: LiveSnapshot,
-}
-
-/// The snapshot last sent to the workers, for readers off the control thread (the admin API)
-/// that must not wait on the `Publisher`'s lock while it compiles or waits for acks.
-#[derive(Clone, Default)]
-pub struct LiveSnapshot(Arc<Mutex<Option<Arc<Snapshot>>>>);
-
-impl LiveSnapshot {
-    pub fn get(&self) -> Option<Arc<Snapshot>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    fn set(&self, snap: &Arc<Snapshot>) {
-        // The replaced `Arc` is dropped here, on the publishing (control) thread.
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(snap.clone());
-    }
+    live: watch::Sender<Option<Arc<Snapshot>>>,
 }
 
 impl Publisher {
@@ -44,26 +34,21 @@ impl Publisher {
             generation,
             compiler: Compiler::new(),
             current: None,
-            live: LiveSnapshot::default(),
+            live: watch::Sender::new(None),
         }
     }
 
     /// Continues from the compiler that built the workers' first snapshot.
     pub fn with_compiler(mut self, compiler: Compiler, current: Arc<Snapshot>) -> Self {
         self.compiler = compiler;
-        self.live.set(&current);
+        self.live.send_replace(Some(current.clone()));
         self.current = Some(current);
         self
     }
 
-    /// The snapshot the workers were last sent (whichever source compiled it).
-    pub fn current(&self) -> Option<Arc<Snapshot>> {
-        self.live.get()
-    }
-
-    /// A handle that reads `current()` without this `Publisher`'s lock.
-    pub fn live(&self) -> LiveSnapshot {
-        self.live.clone()
+    /// Follows every snapshot published from now on, starting with the live one.
+    pub fn subscribe(&self) -> SnapshotFeed {
+        self.live.subscribe()
     }
 
     pub fn compile_next(
@@ -96,10 +81,10 @@ impl Publisher {
     }
 
     pub fn publish(&self, snap: &Arc<Snapshot>) {
-        self.live.set(snap);
         for l in &self.links {
             l.send(WorkerMsg::Snapshot(snap.clone()));
         }
+        self.live.send_replace(Some(snap.clone()));
     }
 
     pub fn drain(&self) {

@@ -194,4 +194,26 @@ mod tests {
         assert!(Options::from_json(r#"{"timeouts":{"connect":"soon"}}"#).is_err());
         assert!(Options::from_json("{").is_err());
     }
+
+    #[test]
+    fn health_check_ranges() {
+        let o = Options::from_json(
+            r#"{"health_check":{"path":"/health","interval":"200ms","timeout":"100ms","unhealthy":2}}"#,
+        )
+        .unwrap();
+        let hc = o.health_check.unwrap();
+        assert_eq!(hc.interval, Duration::from_millis(200));
+        assert_eq!((hc.healthy, hc.unhealthy), (2, 2));
+        for bad in [
+            r#"{"health_check":{"path":"health"}}"#,
+            r#"{"health_check":{"path":"/a b"}}"#,
+            r#"{"health_check":{"interval":"50ms","timeout":"10ms"}}"#,
+            r#"{"health_check":{"interval":"1s","timeout":"2s"}}"#,
+            r#"{"health_check":{"unhealthy":0}}"#,
+            r#"{"health_check":{"healthy":101}}"#,
+            r#"{"health_check":{"bogus":1}}"#,
+        ] {
+            assert!(Options::from_json(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -601,6 +601,36 @@ options = { max_body = 1024 }
     }
 
     #[test]
+    fn parses_health_check_options() {
+        let text = "[upstreams.web.endpoints]\n1 = \"http://127.0.0.1:8086\"\n[upstreams.web.options]\nhealth_check = { path = \"/healthz\", interval = \"1s\", timeout = \"250ms\", healthy = 1, unhealthy = 4 }\n";
+        let c = parse_toml(text).unwrap();
+        let hc = c.model.upstreams["web"]
+            .options
+            .health_check
+            .clone()
+            .unwrap();
+        assert_eq!(hc.path, "/healthz");
+        assert_eq!(hc.interval, std::time::Duration::from_secs(1));
+        assert_eq!(hc.timeout, std::time::Duration::from_millis(250));
+        assert_eq!((hc.healthy, hc.unhealthy), (1, 4));
+
+        let defaults = parse_toml(&text.replace(
+            "{ path = \"/healthz\", interval = \"1s\", timeout = \"250ms\", healthy = 1, unhealthy = 4 }",
+            "{}",
+        ))
+        .unwrap();
+        let hc = defaults.model.upstreams["web"].options.health_check.clone();
+        assert_eq!(
+            hc.map(|h| (h.path, h.interval, h.healthy, h.unhealthy)),
+            Some(("/".into(), std::time::Duration::from_secs(5), 2, 3))
+        );
+
+        let err = parse_toml(&text.replace("\"250ms\"", "\"2s\"")).unwrap_err();
+        assert_eq!(err.errors[0].key, "upstreams.web.options", "{err}");
+        assert!(err.errors[0].message.contains("timeout"), "{err}");
+    }
+
+    #[test]
     fn syntax_error_names_the_line() {
         let err = parse_toml("[listen\nhttp=1").unwrap_err();
         assert!(err.errors[0].message.contains("line 1"), "{err}");

@@ -48,11 +48,29 @@ impl Upstream {
         Self::start_raw(move |stream, conn, seen| serve_http(stream, conn, seen, &*handler))
     }
 
+    /// Like `start`, on `addr`: brings a stopped upstream back on its port.
+    pub fn start_on(
+        addr: SocketAddr,
+        handler: impl Fn(&Seen, &mut TcpStream) -> bool + Send + Sync + 'static,
+    ) -> std::io::Result<Upstream> {
+        let listener = TcpListener::bind(addr)?;
+        let handler: Arc<Handler> = Arc::new(handler);
+        Ok(Self::serve(listener, move |stream, conn, seen| {
+            serve_http(stream, conn, seen, &*handler)
+        }))
+    }
+
     /// Hands each accepted connection to `f` (for faults: resets, hangs, garbage).
     pub fn start_raw(
         f: impl Fn(TcpStream, usize, Arc<Mutex<Vec<Seen>>>) + Send + Sync + 'static,
     ) -> Upstream {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::serve(TcpListener::bind("127.0.0.1:0").unwrap(), f)
+    }
+
+    fn serve(
+        listener: TcpListener,
+        f: impl Fn(TcpStream, usize, Arc<Mutex<Vec<Seen>>>) + Send + Sync + 'static,
+    ) -> Upstream {
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let conns = Arc::new(AtomicUsize::new(0));
