@@ -2,7 +2,9 @@
 //! trailing slash is ignored. An unknown path is 404, a known one with another method 405.
 
 use super::http::{percent_decode, Request, Response};
-use super::{deploy, hosts, route_test, status, upstreams, writes, ApiError, Shared};
+use super::{
+    deploy, hosts, metrics, route_test, stats, status, upstreams, writes, ApiError, Shared,
+};
 
 /// What a path names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +20,8 @@ enum Target {
     Endpoints(String),
     Endpoint(String, String),
     Route,
+    Stats,
+    Metrics,
 }
 
 impl Target {
@@ -45,6 +49,8 @@ impl Target {
             ["v1", "upstreams", u, "endpoints"] => Target::Endpoints(own(u)),
             ["v1", "upstreams", u, "endpoints", id] => Target::Endpoint(own(u), own(id)),
             ["v1", "route"] => Target::Route,
+            ["v1", "stats"] => Target::Stats,
+            ["metrics"] => Target::Metrics,
             _ => return Ok(None),
         }))
     }
@@ -98,10 +104,12 @@ async fn run(req: &Request, s: &Shared, target: Target) -> Result<Response, ApiE
         ("GET", Target::Upstream(u)) => upstreams::one(s, &u),
         ("PUT", Target::Upstream(u)) => writes::put_upstream(req, s, &u).await,
         (_, Target::Upstream(u)) => writes::delete_upstream(req, s, &u).await,
-        (_, Target::Endpoints(u)) => upstreams::endpoints(s, &u),
+        (_, Target::Endpoints(u)) => upstreams::endpoints(s, &u).await,
         ("PUT", Target::Endpoint(u, id)) => writes::put_endpoint(req, s, &u, &id).await,
         (_, Target::Endpoint(u, id)) => writes::delete_endpoint(req, s, &u, &id).await,
         (_, Target::Route) => route_test::get(req, s),
+        (_, Target::Stats) => stats::get(s).await,
+        (_, Target::Metrics) => Ok(metrics::get(s).await),
     }
 }
 

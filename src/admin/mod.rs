@@ -5,9 +5,10 @@
 //!
 //! `server.rs` accepts and bounds each connection; `http.rs` reads one request and writes one
 //! response; `dispatch.rs` checks the token and maps method + path to a handler; handlers:
-//! `status.rs`, `hosts.rs`, `upstreams.rs`, `route_test.rs` (reads), `writes.rs` (validation
-//! into etcd operations), `deploy.rs` (switch/rollback), `etcd.rs` (the client), `wait.rs`
-//! (until the workers serve a revision). `auth.rs` owns the token rules.
+//! `status.rs`, `hosts.rs`, `upstreams.rs`, `route_test.rs` (reads), `metrics.rs` (Prometheus),
+//! `stats.rs` (rates and percentiles over the last second, for `vanectl top`), `writes.rs`
+//! (validation into etcd operations), `deploy.rs` (switch/rollback), `etcd.rs` (the client),
+//! `wait.rs` (until the workers serve a revision). `auth.rs` owns the token rules.
 //!
 //! Never imports `proxy` or touches data-path sockets: what it knows of the workers is their
 //! links' status counters and the snapshot they were sent.
@@ -19,9 +20,11 @@ mod error;
 mod etcd;
 mod hosts;
 mod http;
+mod metrics;
 mod options_json;
 mod route_test;
 mod server;
+mod stats;
 mod status;
 mod upstreams;
 mod wait;
@@ -110,6 +113,7 @@ struct Shared {
     started_unix_ms: u64,
     /// Present with the etcd source: where writes go.
     etcd: Option<etcd::Writer>,
+    stats: stats::Sampler,
 }
 
 impl Shared {
@@ -129,6 +133,7 @@ impl Shared {
             started: Instant::now(),
             started_unix_ms: unix_ms(SystemTime::now()),
             etcd,
+            stats: stats::Sampler::default(),
         }
     }
 }

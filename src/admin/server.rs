@@ -9,7 +9,7 @@ use tokio::sync::Semaphore;
 use tokio::time::timeout;
 
 use super::http::{read_request, write_response, Response};
-use super::{dispatch, ApiError, Shared};
+use super::{dispatch, stats, ApiError, Shared};
 
 /// Connections served at once; more are closed at once (the API is for operators and scrapers).
 const MAX_CONNECTIONS: usize = 64;
@@ -38,6 +38,7 @@ pub(super) fn run(listener: std::net::TcpListener, shared: Arc<Shared>) {
                 return;
             }
         };
+        tokio::spawn(stats::run_sampler(shared.clone()));
         accept_loop(listener, shared).await;
     });
 }
