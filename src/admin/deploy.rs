@@ -13,7 +13,8 @@ use serde_json::json;
 
 use super::etcd::{revision, unchanged, Writer};
 use super::http::{Request, Response};
-use super::writes::{answer, body, location_keys, writer};
+use super::plan::location_keys;
+use super::writes::{answer, body, writer};
 use super::{unix_ms, ApiError, Shared};
 use crate::model::etcd_keys::{upstream_dir, EtcdKey};
 use crate::model::validate_name;

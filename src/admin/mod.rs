@@ -6,8 +6,8 @@
 //! `server.rs` accepts and bounds each connection; `http.rs` reads one request and writes one
 //! response; `dispatch.rs` checks the token and maps method + path to a handler; handlers:
 //! `status.rs`, `hosts.rs`, `upstreams.rs`, `route_test.rs` (reads), `metrics.rs` (Prometheus),
-//! `stats.rs` (rates and percentiles over the last second, for `vanectl top`), `writes.rs`
-//! (validation into etcd operations), `deploy.rs` (switch/rollback), `etcd.rs` (the client),
+//! `stats.rs` (rates and percentiles over the last second, for `vanectl top`), `plan.rs`
+//! (request bodies validated into etcd operations), `writes.rs` (applying them), `deploy.rs` (switch/rollback), `etcd.rs` (the client),
 //! `wait.rs` (until the workers serve a revision). `auth.rs` owns the token rules.
 //!
 //! Never imports `proxy` or touches data-path sockets: what it knows of the workers is their
@@ -22,6 +22,7 @@ mod hosts;
 mod http;
 mod metrics;
 mod options_json;
+mod plan;
 mod route_test;
 mod server;
 mod stats;
@@ -114,7 +115,11 @@ struct Shared {
     /// Present with the etcd source: where writes go.
     etcd: Option<etcd::Writer>,
     stats: stats::Sampler,
+    /// The config file's last verdict, by (mtime, length) (`status.rs`).
+    file_check: Mutex<Option<FileVerdict>>,
 }
+
+type FileVerdict = (Option<(Option<SystemTime>, u64)>, Vec<String>);
 
 impl Shared {
     /// The snapshot the workers were last sent; `None` only before the first publish.
@@ -134,6 +139,7 @@ impl Shared {
             started_unix_ms: unix_ms(SystemTime::now()),
             etcd,
             stats: stats::Sampler::default(),
+            file_check: Mutex::new(None),
         }
     }
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::timeout;
@@ -78,4 +79,21 @@ async fn serve(mut stream: TcpStream, shared: &Shared) {
         Err(_) => Response::error(&ApiError::new(408, "request not received in time")),
     };
     let _ = timeout(WRITE_LIMIT, write_response(&mut stream, &resp)).await;
+    // A request refused before its end was read (413, 431) leaves bytes unread; closing on
+    // them would reset the connection, and the client might never see the answer. Read and
+    // drop the rest for a moment first (a lingering close).
+    let _ = timeout(LINGER, drain(&mut stream)).await;
+}
+
+const LINGER: Duration = Duration::from_secs(1);
+
+async fn drain(stream: &mut TcpStream) {
+    let mut buf = [0u8; 8192];
+    let mut left = 1usize << 20;
+    while left > 0 {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => left = left.saturating_sub(n),
+        }
+    }
 }

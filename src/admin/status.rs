@@ -66,7 +66,7 @@ pub(super) fn workers(links: &[WorkerLink]) -> Value {
 /// The source's report, and the rejected keys (etcd only: a bad file is rejected whole).
 fn source(s: &Shared) -> (Value, Value) {
     match &s.ctx.source {
-        RouteSourceInfo::File(path) => (file(path.as_deref()), json!([])),
+        RouteSourceInfo::File(path) => (file(s, path.as_deref()), json!([])),
         RouteSourceInfo::Etcd { status, .. } => {
             let doc = status.lock().unwrap_or_else(|p| p.into_inner()).clone();
             let now = unix_ms(SystemTime::now());
@@ -93,21 +93,23 @@ fn source(s: &Shared) -> (Value, Value) {
 }
 
 /// The file's path and modification time, and whether its current content parses: when it
-/// does not, the node is still serving the last good version.
-fn file(path: Option<&std::path::Path>) -> Value {
+/// does not, the node is still serving the last good version. The verdict is kept per
+/// (mtime, length), so a large file is parsed again only after it changed.
+fn file(s: &Shared, path: Option<&std::path::Path>) -> Value {
     let Some(path) = path else {
         return json!({ "kind": "embedded" });
     };
-    let modified = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .ok()
-        .map(unix_ms);
-    let errors: Vec<String> = match std::fs::read_to_string(path) {
-        Ok(text) => match parse_toml(&text) {
-            Ok(_) => Vec::new(),
-            Err(e) => e.errors.iter().map(ToString::to_string).collect(),
-        },
-        Err(e) => vec![format!("cannot read: {e}")],
+    let meta = std::fs::metadata(path).ok();
+    let stamp = meta.as_ref().map(|m| (m.modified().ok(), m.len()));
+    let modified = stamp.and_then(|(t, _)| t).map(unix_ms);
+    let mut cache = s.file_check.lock().unwrap_or_else(|p| p.into_inner());
+    let errors = match cache.as_ref() {
+        Some((st, errs)) if stamp.is_some() && *st == stamp => errs.clone(),
+        _ => {
+            let errs = check_file(path);
+            *cache = Some((stamp, errs.clone()));
+            errs
+        }
     };
     json!({
         "kind": "file",
@@ -116,4 +118,14 @@ fn file(path: Option<&std::path::Path>) -> Value {
         "valid": errors.is_empty(),
         "errors": errors,
     })
+}
+
+fn check_file(path: &std::path::Path) -> Vec<String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => match parse_toml(&text) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.errors.iter().map(ToString::to_string).collect(),
+        },
+        Err(e) => vec![format!("cannot read: {e}")],
+    }
 }

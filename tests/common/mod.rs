@@ -2,6 +2,7 @@
 //! ports, and speaks raw HTTP/1.1 to them. Everything is cleaned up on drop.
 #![allow(dead_code, unused_imports)]
 
+pub mod admin;
 pub mod client;
 pub mod upstream;
 
