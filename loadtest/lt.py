@@ -149,7 +149,8 @@ def parse_wrk(path):
     print(json.dumps(parse_wrk_text(open(path).read())))
 
 
-PROXY_NAMES = {"vane": "Vane", "nginx": "nginx", "haproxy": "HAProxy"}
+PROXY_NAMES = {"vane": "Vane", "nginx": "nginx", "haproxy": "HAProxy",
+               "vane-nometrics": "Vane, metrics off", "vane-log": "Vane, access log on"}
 PROFILE_DESC = {
     "small": "small (~100 B), keep-alive, c=64",
     "16k": "16 KiB, keep-alive, c=64",
@@ -209,7 +210,7 @@ def report(tsv, out, meta=""):
     ]
     for prof in order_p:
         for w in sorted({r["workers"] for r in rows}):
-            for px in ("vane", "nginx", "haproxy"):
+            for px in PROXY_NAMES:
                 for r in rows:
                     if (r["profile"], r["workers"], r["proxy"]) != (prof, w, px):
                         continue
@@ -255,6 +256,24 @@ def report(tsv, out, meta=""):
                 ratio(vc, get(prof, w, "haproxy", "cpu_us_per_req")),
                 ratio(vr, get(prof, w, "nginx", "rps")),
                 ratio(vr, get(prof, w, "haproxy", "rps"))))
+    if any(r["proxy"] in ("vane-nometrics", "vane-log") for r in rows):
+        lines += [
+            "",
+            "Feature cost (same run): req/s and CPU-µs/req of Vane with metrics on (the default) "
+            "against metrics off, and with the access log on against off:",
+            "",
+            "| profile | workers | req/s metrics on÷off | CPU/req metrics on÷off | req/s log on÷off | CPU/req log on÷off |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for prof in order_p:
+            for w in sorted({r["workers"] for r in rows}):
+                g = lambda px, k: get(prof, w, px, k)
+                lines.append("| %s | %d | %s | %s | %s | %s |" % (
+                    prof, w,
+                    ratio(g("vane", "rps"), g("vane-nometrics", "rps")),
+                    ratio(g("vane", "cpu_us_per_req"), g("vane-nometrics", "cpu_us_per_req")),
+                    ratio(g("vane-log", "rps"), g("vane", "rps")),
+                    ratio(g("vane-log", "cpu_us_per_req"), g("vane", "cpu_us_per_req"))))
     lines += ["", "Profiles: " + "; ".join("%s = %s" % (p, PROFILE_DESC[p]) for p in order_p), ""]
     text = "\n".join(lines)
     with open(out, "w") as f:

@@ -6,7 +6,8 @@
 #   DURATION   seconds per measured wrk run                 [10]
 #   WARMUP     seconds of unmeasured wrk before each run    [1]
 #   PROFILES   subset of "small 16k 1m close"               [all four]
-#   PROXIES    subset of "vane nginx haproxy"               [all three]
+#   PROXIES    subset of "vane nginx haproxy vane-nometrics vane-log"  [the first three]
+#              (vane-nometrics: [metrics] enabled = false; vane-log: JSON access log to a file)
 #   WORKERS    worker counts to test                        ["1 <nproc>"]
 #   PIN        1 = pin with taskset (see README), 0 = don't [1]
 #   VANE_BIN   use this vane binary instead of building     [cargo build --release]
@@ -55,7 +56,7 @@ for p in $PROFILES; do
     case "$p" in small|16k|1m|close) ;; *) echo "unknown profile '$p' (small 16k 1m close)" >&2; exit 2 ;; esac
 done
 for p in $PROXIES; do
-    case "$p" in vane|nginx|haproxy) ;; *) echo "unknown proxy '$p' (vane nginx haproxy)" >&2; exit 2 ;; esac
+    case "$p" in vane|nginx|haproxy|vane-nometrics|vane-log) ;; *) echo "unknown proxy '$p' (vane nginx haproxy vane-nometrics vane-log)" >&2; exit 2 ;; esac
 done
 
 # ---------------------------------------------------------------- build
@@ -165,8 +166,13 @@ start_proxy() { # name workers
     PROXY_PORT="$($LT freeport)"
     pin="$(proxy_pin "$w")"
     case "$name" in
-        vane)
+        vane|vane-nometrics|vane-log)
+            # Variants measure what a feature costs: metrics off, or the access log on.
             $LT render "$HERE/vane.toml.tmpl" "$dir/vane.toml" WORKERS="$w" PORT="$PROXY_PORT" UPORT="$UPORT"
+            case "$name" in
+                vane-nometrics) printf '\n[metrics]\nenabled = false\n' >>"$dir/vane.toml" ;;
+                vane-log) printf '\n[access_log]\npath = "%s"\nformat = "json"\n' "$dir/access.log" >>"$dir/vane.toml" ;;
+            esac
             PROXY_LOG="$dir/stderr.log"
             $pin "$VANE_BIN" --config "$dir/vane.toml" --workers "$w" --listen "127.0.0.1:$PROXY_PORT" \
                 >"$dir/stdout.log" 2>"$PROXY_LOG" &

@@ -123,8 +123,7 @@ fn json(out: &mut Vec<u8>, clock: &Clock, millis: u32, remote: &[u8], r: &Reques
     json_str(out, s.upstream.map_or(&b""[..], |u| u.1.as_bytes()));
     out.extend_from_slice(b",\"endpoint\":\"");
     if let Some(e) = s.endpoint {
-        use std::io::Write;
-        let _ = write!(out, "{e}");
+        push_addr(out, e);
     }
     out.extend_from_slice(b"\",\"retried\":");
     out.extend_from_slice(if s.retried { b"true" } else { b"false" });
@@ -171,6 +170,14 @@ fn combined(out: &mut Vec<u8>, clock: &Clock, remote: &[u8], r: &RequestInfo, s:
 /// stay valid JSON whatever a client sends).
 fn json_str(out: &mut Vec<u8>, v: &[u8]) {
     out.push(b'"');
+    // Almost every value needs no escaping: copy it whole.
+    if v.iter()
+        .all(|&b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.extend_from_slice(v);
+        out.push(b'"');
+        return;
+    }
     for &b in v {
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
@@ -213,12 +220,33 @@ fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&buf[i..]);
 }
 
+/// `n` (below 10^width) with leading zeros.
 fn push_padded(out: &mut Vec<u8>, n: u64, width: usize) {
-    let start = out.len();
-    push_u64(out, n);
-    while out.len() - start < width {
-        out.insert(start, b'0');
+    let mut div = 10u64.pow(width as u32 - 1);
+    while div > 0 {
+        out.push(b'0' + (n / div % 10) as u8);
+        div /= 10;
     }
+}
+
+/// `ip:port` without `fmt` (IPv6 as `[ip]:port`, through `fmt`, being rare here).
+fn push_addr(out: &mut Vec<u8>, a: std::net::SocketAddr) {
+    match a {
+        std::net::SocketAddr::V4(v4) => {
+            for (i, o) in v4.ip().octets().iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                push_u64(out, *o as u64);
+            }
+        }
+        std::net::SocketAddr::V6(v6) => {
+            use std::io::Write;
+            let _ = write!(out, "[{}]", v6.ip());
+        }
+    }
+    out.push(b':');
+    push_u64(out, a.port() as u64);
 }
 
 #[cfg(test)]
@@ -260,6 +288,16 @@ mod tests {
         assert_eq!(v["duration_ms"], 1.234);
         assert_eq!(v["bytes_out"], 77);
         assert!(out.ends_with(b"}\n"));
+    }
+
+    #[test]
+    fn numbers_and_addresses() {
+        let mut out = Vec::new();
+        push_padded(&mut out, 7, 3);
+        push_padded(&mut out, 999, 3);
+        push_addr(&mut out, "10.0.0.255:8080".parse().unwrap());
+        push_addr(&mut out, "[::1]:80".parse().unwrap());
+        assert_eq!(out, b"00799910.0.0.255:8080[::1]:80");
     }
 
     #[test]
