@@ -109,6 +109,15 @@ fn etcd_writes_reach_the_routing_and_reads_show_them() {
     let ups = api.ok("/v1/upstreams");
     assert_eq!(names(&ups, "upstreams", "name"), ["web"]);
     assert_eq!(ups["upstreams"][0]["options"]["lb"], "round_robin");
+    let one = api.ok("/v1/upstreams/web");
+    assert_eq!(one["locations"][0]["host"], "example.com", "{one:#}");
+    assert_eq!(one["endpoints"][0]["id"], "a", "{one:#}");
+    let home = api.ok("/v1/hosts/example.com/locations/home");
+    assert_eq!(
+        (&home["upstream"], &home["rank"]),
+        (&"web".into(), &0.into()),
+        "{home:#}"
+    );
     let eps = api.ok("/v1/upstreams/web/endpoints");
     assert_eq!(eps["endpoints"][0]["url"], format!("http://{}", a.addr));
     assert_eq!(eps["endpoints"][0]["health"]["state"], "up", "{eps:#}");

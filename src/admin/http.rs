@@ -40,11 +40,20 @@ impl Request {
     }
 }
 
-/// Reads one request from `io`. The caller bounds the time it may take.
-pub async fn read_request<R: AsyncReadExt + Unpin>(io: &mut R) -> Result<Request, ApiError> {
+/// Reads one request from `io` (answering `Expect: 100-continue`, so curl does not pause a
+/// second before a larger body). The caller bounds the time it may take.
+pub async fn read_request<S>(io: &mut S) -> Result<Request, ApiError>
+where
+    S: AsyncReadExt + AsyncWriteExt + Unpin,
+{
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
-    let (head_len, want, mut req) = loop {
+    let Head {
+        len: head_len,
+        body_len: want,
+        expect_continue,
+        mut req,
+    } = loop {
         let n = io
             .read(&mut chunk)
             .await
@@ -64,6 +73,11 @@ pub async fn read_request<R: AsyncReadExt + Unpin>(io: &mut R) -> Result<Request
     };
     req.body
         .extend_from_slice(&buf[head_len..buf.len().min(head_len + want)]);
+    if expect_continue && req.body.len() < want {
+        io.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .await
+            .map_err(|e| ApiError::bad_request(format!("write: {e}")))?;
+    }
     while req.body.len() < want {
         let n = io
             .read(&mut chunk)
@@ -78,9 +92,17 @@ pub async fn read_request<R: AsyncReadExt + Unpin>(io: &mut R) -> Result<Request
     Ok(req)
 }
 
-/// `None`: the head is not complete yet. Else the head's length, the Content-Length and the
-/// request, its body still empty.
-fn parse_head(buf: &[u8]) -> Result<Option<(usize, usize, Request)>, ApiError> {
+struct Head {
+    len: usize,
+    /// The Content-Length.
+    body_len: usize,
+    expect_continue: bool,
+    /// Its body still empty.
+    req: Request,
+}
+
+/// `None`: the head is not complete yet.
+fn parse_head(buf: &[u8]) -> Result<Option<Head>, ApiError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut r = httparse::Request::new(&mut headers);
     let len = match r.parse(buf) {
@@ -98,6 +120,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<(usize, usize, Request)>, ApiError> {
     }
     let mut length = 0usize;
     let mut authorization = None;
+    let mut expect_continue = false;
     for h in r.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
             length = std::str::from_utf8(h.value)
@@ -109,6 +132,8 @@ fn parse_head(buf: &[u8]) -> Result<Option<(usize, usize, Request)>, ApiError> {
             return Err(ApiError::new(411, "send the body with a Content-Length"));
         } else if h.name.eq_ignore_ascii_case("authorization") {
             authorization = Some(h.value.to_vec());
+        } else if h.name.eq_ignore_ascii_case("expect") {
+            expect_continue = h.value.eq_ignore_ascii_case(b"100-continue");
         }
     }
     if length > MAX_BODY {
@@ -124,7 +149,12 @@ fn parse_head(buf: &[u8]) -> Result<Option<(usize, usize, Request)>, ApiError> {
         authorization,
         body: Vec::with_capacity(length),
     };
-    Ok(Some((len, length, req)))
+    Ok(Some(Head {
+        len,
+        body_len: length,
+        expect_continue,
+        req,
+    }))
 }
 
 /// A response: a status and a body with its content type.
@@ -229,7 +259,7 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        rt.block_on(read_request(&mut &bytes[..]))
+        rt.block_on(read_request(&mut tokio::io::join(bytes, tokio::io::sink())))
     }
 
     #[test]
@@ -241,6 +271,30 @@ mod tests {
         assert_eq!(r.param("host").unwrap().as_deref(), Some("a.b"));
         assert_eq!(r.param("path").unwrap().as_deref(), Some("/c+d"));
         assert_eq!(r.param("nope").unwrap(), None);
+    }
+
+    #[test]
+    fn answers_expect_100_continue_before_the_body() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (mut client, mut server) = tokio::io::duplex(4096);
+        let req = rt.block_on(async {
+            client
+                .write_all(b"PUT /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
+                .await
+                .unwrap();
+            let reading = read_request(&mut server);
+            let sending = async {
+                let mut interim = [0u8; 25];
+                client.read_exact(&mut interim).await.unwrap();
+                assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+                client.write_all(b"{}").await.unwrap();
+            };
+            let (req, ()) = tokio::join!(reading, sending);
+            req
+        });
+        assert_eq!(req.unwrap().body, b"{}");
     }
 
     #[test]
