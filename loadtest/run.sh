@@ -174,7 +174,8 @@ start_proxy() { # name workers
                 vane-log) printf '\n[access_log]\npath = "%s"\nformat = "json"\n' "$dir/access.log" >>"$dir/vane.toml" ;;
             esac
             PROXY_LOG="$dir/stderr.log"
-            $pin "$VANE_BIN" --config "$dir/vane.toml" --workers "$w" --listen "127.0.0.1:$PROXY_PORT" \
+            # The variants run side by side: none may take the admin API's default port.
+            $pin "$VANE_BIN" --config "$dir/vane.toml" --workers "$w" --listen "127.0.0.1:$PROXY_PORT" --admin off \
                 >"$dir/stdout.log" 2>"$PROXY_LOG" &
             ;;
         nginx)

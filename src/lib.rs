@@ -1,5 +1,7 @@
 //! Vane: a thread-per-core io_uring HTTP/1.1 edge proxy, routed from a TOML file or etcd.
 pub mod accesslog;
+pub mod admin;
+pub mod cli;
 pub mod control;
 pub mod metrics;
 pub mod model;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use vane::accesslog::{spawn_writer, LogSink};
+use vane::admin::{AdminContext, AdminListener, RouteSourceInfo};
 use vane::control::checks::spawn_checker;
 use vane::control::etcd::{spawn_etcd_source, EtcdSourceConfig};
 use vane::control::{load_file, serve_health, watch_file, NodeStatus, Publisher};
@@ -23,12 +24,15 @@ const DEFAULT_CONFIG: &str = include_str!("../config/vane.toml");
 
 const USAGE: &str =
     "usage: vane [--config FILE] [--workers N] [--listen IP:PORT] [--health IP:PORT]
-            [--etcd URL[,URL...]] [--etcd-prefix PREFIX] [--state-dir DIR] [--check]
+            [--admin IP:PORT|off] [--etcd URL[,URL...]] [--etcd-prefix PREFIX]
+            [--state-dir DIR] [--check]
 
   --config FILE        TOML config (default: the embedded config/vane.toml); edits apply live
   --workers N          worker threads, one per core when omitted or 0
   --listen IP:PORT     overrides [listen] http
   --health IP:PORT     overrides [listen] health (the load balancer's health check)
+  --admin IP:PORT|off  overrides [listen] admin (the admin API, default 127.0.0.1:8182);
+                       a non-loopback address needs a token ($VANE_ADMIN_TOKEN or [admin])
   --etcd URLS          routes come from etcd at these members (overrides [etcd] endpoints);
                        the file then supplies only the node's settings
   --etcd-prefix P      key prefix of the routes (default /vulcand)
@@ -42,6 +46,7 @@ struct Args {
     workers: Option<usize>,
     listen: Option<std::net::SocketAddr>,
     health: Option<std::net::SocketAddr>,
+    admin: Option<Option<std::net::SocketAddr>>,
     etcd: Option<Vec<String>>,
     etcd_prefix: Option<String>,
     state_dir: Option<PathBuf>,
@@ -78,6 +83,12 @@ fn parse_args() -> anyhow::Result<Args> {
                         .parse()
                         .context("--health: expected IP:PORT")?,
                 )
+            }
+            "--admin" => {
+                a.admin = Some(match val("--admin")?.as_str() {
+                    "off" => None,
+                    v => Some(v.parse().context("--admin: expected IP:PORT or off")?),
+                })
             }
             "--etcd" => {
                 let urls = val("--etcd")?;
@@ -147,6 +158,11 @@ fn run() -> anyhow::Result<()> {
     }
     apply_overrides(&mut cfg, &args);
     let settings = Arc::new(cfg.settings.clone());
+    // Bound before anything starts, so a bad admin config (or a busy port) stops us here.
+    let admin = match settings.listen.admin {
+        Some(addr) => Some(vane::admin::bind(addr, &settings.admin)?),
+        None => None,
+    };
     let workers = settings
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -180,16 +196,15 @@ fn run() -> anyhow::Result<()> {
     let threads = spawn_workers(listeners, snap.clone(), log.clone())?;
     let publisher = Publisher::new(threads.links.clone(), 1).with_compiler(compiler, snap);
     // Follows whatever the file or etcd source publishes, so one checker serves both modes.
-    #[allow(unused_variables)] // the admin API and metrics read it (admin branch)
     let checks = spawn_checker(publisher.subscribe(), threads.links.clone())
         .context("active health checker")?;
     let publisher = Arc::new(Mutex::new(publisher));
     wait_for_workers(&threads.links, Duration::from_secs(10));
-    if etcd {
+    let source = if etcd {
         if !cfg.model.hosts.is_empty() || !cfg.model.upstreams.is_empty() {
             tracing::warn!(target: "vane", "etcd is configured: the routes in the config file are ignored");
         }
-        spawn_etcd_source(EtcdSourceConfig {
+        let src = spawn_etcd_source(EtcdSourceConfig {
             settings: settings.clone(),
             config_file: args.config.clone(),
             publisher: publisher.clone(),
@@ -197,14 +212,51 @@ fn run() -> anyhow::Result<()> {
             generation: 1,
         })?;
         tracing::info!(target: "vane", endpoints = ?settings.etcd.endpoints, prefix = %settings.etcd.prefix, "routes come from etcd");
+        RouteSourceInfo::Etcd {
+            settings: settings.etcd.clone(),
+            status: src.status,
+        }
     } else {
         if let Some(path) = &args.config {
             watch_file(path.clone(), cfg.clone(), publisher.clone())?;
         }
         status.set_ready();
+        RouteSourceInfo::File(args.config.clone())
+    };
+    if let Some(admin) = admin {
+        let live = publisher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .subscribe();
+        start_admin(admin, source, live, checks, &threads.links, &status)?;
     }
     tracing::info!(target: "vane", workers, "listening on http://{bound}/");
     wait_for_signal(&status, &settings, &publisher, &threads.links, log.as_ref())
+}
+
+fn start_admin(
+    admin: AdminListener,
+    source: RouteSourceInfo,
+    live: vane::control::SnapshotFeed,
+    checks: vane::control::checks::CheckView,
+    links: &[vane::worker::WorkerLink],
+    node: &Arc<NodeStatus>,
+) -> anyhow::Result<()> {
+    let addr = admin.local_addr()?;
+    let auth = if admin.has_token() {
+        "bearer token"
+    } else {
+        "no token (loopback)"
+    };
+    admin.serve(AdminContext {
+        source,
+        live,
+        links: links.to_vec(),
+        node: node.clone(),
+        checks,
+    })?;
+    tracing::info!(target: "vane", auth, "admin API on http://{addr}/v1/status");
+    Ok(())
 }
 
 /// Health turns 200 only once every worker runs and has acknowledged its first snapshot.
@@ -230,6 +282,9 @@ fn apply_overrides(cfg: &mut FileConfig, args: &Args) {
     }
     if let Some(h) = args.health {
         cfg.settings.listen.health = Some(h);
+    }
+    if let Some(a) = args.admin {
+        cfg.settings.listen.admin = a;
     }
     if let Some(e) = &args.etcd {
         cfg.settings.etcd.endpoints = e.clone();

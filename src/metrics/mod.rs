@@ -17,6 +17,7 @@ mod recorder;
 pub use collect::{collect, WorkerReport};
 pub use histogram::Latency;
 pub use merged::{EndpointStats, LocationStats, Merged, Totals, UpstreamStats, WorkerGauges};
+pub use prometheus::label as prometheus_label;
 pub use recorder::{Sample, UpstreamError, WorkerMetrics};
 
 /// Status classes `1xx` … `5xx`, as indices 0 … 4.

@@ -49,6 +49,42 @@ pub fn parse_key<'a>(prefix: &str, key: &'a str) -> Option<EtcdKey<'a>> {
     }
 }
 
+impl EtcdKey<'_> {
+    /// The key under `prefix` (no trailing slash): the inverse of `parse_key`.
+    pub fn to_key(&self, prefix: &str) -> String {
+        match self {
+            EtcdKey::Endpoint { upstream, id } => {
+                format!("{}/endpoints/{id}", upstream_dir(prefix, upstream))
+            }
+            EtcdKey::UpstreamOptions { upstream } => {
+                format!("{}/options", upstream_dir(prefix, upstream))
+            }
+            EtcdKey::UpstreamDiscovery { upstream } => {
+                format!("{}/discovery", upstream_dir(prefix, upstream))
+            }
+            EtcdKey::LocationPath { host, location } => {
+                format!("{}/path", location_dir(prefix, host, location))
+            }
+            EtcdKey::LocationUpstream { host, location } => {
+                format!("{}/upstream", location_dir(prefix, host, location))
+            }
+            EtcdKey::LocationOptions { host, location } => {
+                format!("{}/options", location_dir(prefix, host, location))
+            }
+        }
+    }
+}
+
+/// `<prefix>/upstreams/<u>`: every key of one upstream is below it.
+pub fn upstream_dir(prefix: &str, upstream: &str) -> String {
+    format!("{prefix}/upstreams/{upstream}")
+}
+
+/// `<prefix>/hosts/<h>/locations/<l>`: every key of one location is below it.
+pub fn location_dir(prefix: &str, host: &str, location: &str) -> String {
+    format!("{prefix}/hosts/{host}/locations/{location}")
+}
+
 /// An endpoint value: a URL, or JSON `{"url": "http://ip:port", "weight": N}`.
 pub fn parse_endpoint_value(value: &str) -> Result<(String, u32), String> {
     let v = value.trim();
@@ -124,5 +160,25 @@ mod tests {
             "/services/web"
         );
         assert!(parse_discovery_dir("services").is_err());
+    }
+
+    #[test]
+    fn keys_round_trip() {
+        let keys = [
+            "/v/upstreams/u/endpoints/1",
+            "/v/upstreams/u/options",
+            "/v/upstreams/u/discovery",
+            "/v/hosts/example.com/locations/home/path",
+            "/v/hosts/*/locations/home/upstream",
+            "/v/hosts/h/locations/l/options",
+        ];
+        for k in keys {
+            assert_eq!(parse_key("/v", k).unwrap().to_key("/v"), k);
+        }
+        let k = EtcdKey::Endpoint {
+            upstream: "u",
+            id: "1",
+        };
+        assert_eq!(k.to_key(""), "/upstreams/u/endpoints/1");
     }
 }

@@ -25,8 +25,9 @@ pub use options::{
     Balance, HealthCheckOptions, Options, OutlierOptions, PoolOptions, TimeoutOptions,
 };
 pub use settings::{
-    parse_etcd_endpoint, parse_etcd_prefix, AccessLogSettings, EtcdSettings, Limits, Listen,
-    LogFormat, PoolSettings, Settings, ShutdownSettings, Timeouts,
+    parse_etcd_endpoint, parse_etcd_prefix, validate_admin_token, AccessLogSettings, AdminSettings,
+    EtcdSettings, Limits, Listen, LogFormat, PoolSettings, Settings, ShutdownSettings, Timeouts,
+    DEFAULT_ADMIN,
 };
 pub use toml_file::{parse_toml, FileConfig};
 

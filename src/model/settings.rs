@@ -2,6 +2,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The admin API's default address: loopback, on vulcand's API port.
+pub const DEFAULT_ADMIN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8182);
+
 /// Node settings: everything in the file that is not a route. Timeouts and limits are carried in
 /// each snapshot and apply live; `listen` and `workers` are read once at start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +19,8 @@ pub struct Settings {
     pub shutdown: ShutdownSettings,
     /// Where routes come from when `etcd.endpoints` is not empty; read once at start.
     pub etcd: EtcdSettings,
+    /// The admin API's credentials; read once at start.
+    pub admin: AdminSettings,
     /// `[access_log]`; `None`: off. Read once at start.
     pub access_log: Option<AccessLogSettings>,
     /// `[metrics] enabled`: per-worker request metrics (on by default). Read once at start.
@@ -41,6 +47,38 @@ pub struct Listen {
     pub http: SocketAddr,
     /// Serves only the health answer, for a load balancer's checks.
     pub health: Option<SocketAddr>,
+    /// The admin API (`None`: turned off with `admin = "off"`).
+    pub admin: Option<SocketAddr>,
+}
+
+/// `[admin]`: the bearer token the admin API requires (it is required whenever the API
+/// listens on a non-loopback address). `$VANE_ADMIN_TOKEN` overrides both.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct AdminSettings {
+    pub token: Option<String>,
+    /// A file whose content (surrounding whitespace removed) is the token.
+    pub token_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for AdminSettings {
+    // The token must never reach a log line through a `{:?}` of the settings.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminSettings")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token_file", &self.token_file)
+            .finish()
+    }
+}
+
+/// A bearer token: 16 to 4096 visible ASCII characters (RFC 6750 allows no spaces in it).
+pub fn validate_admin_token(token: &str) -> Result<(), String> {
+    if token.len() < 16 || token.len() > 4096 {
+        return Err("the admin token must be 16 to 4096 characters long".into());
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("the admin token must be visible ASCII without spaces".into());
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +123,7 @@ impl Default for Settings {
             listen: Listen {
                 http: SocketAddr::from(([0, 0, 0, 0], 80)),
                 health: None,
+                admin: Some(DEFAULT_ADMIN),
             },
             workers: None,
             timeouts: Timeouts::default(),
@@ -92,6 +131,7 @@ impl Default for Settings {
             pool: PoolSettings::default(),
             shutdown: ShutdownSettings::default(),
             etcd: EtcdSettings::default(),
+            admin: AdminSettings::default(),
             access_log: None,
             metrics: true,
         }

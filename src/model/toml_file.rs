@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use toml::{Table, Value};
 
 use super::{
-    parse_duration, parse_etcd_endpoint, parse_etcd_prefix, AccessLogSettings, ConfigError,
-    KeyError, LogFormat, Model, ModelBuilder, Options, Settings,
+    parse_duration, parse_etcd_endpoint, parse_etcd_prefix, validate_admin_token,
+    AccessLogSettings, ConfigError, KeyError, LogFormat, Model, ModelBuilder, Options, Settings,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +43,7 @@ pub fn parse_toml(text: &str) -> Result<FileConfig, ConfigError> {
             "pool" => pool(v, &mut settings, &mut errs),
             "shutdown" => shutdown(v, &mut settings, &mut errs),
             "etcd" => etcd(v, &mut settings, &mut errs),
+            "admin" => admin(v, &mut settings, &mut errs),
             "access_log" => access_log(v, &mut settings, &mut errs),
             "metrics" => metrics(v, &mut settings, &mut errs),
             "upstreams" => upstreams(v, &mut builder, &mut errs),
@@ -106,6 +107,9 @@ fn listen(v: &Value, s: &mut Settings, errs: &mut Vec<KeyError>) {
         match (k.as_str(), addr) {
             ("http", Some(a)) => s.listen.http = a,
             ("health", Some(a)) => s.listen.health = Some(a),
+            ("admin", Some(a)) => s.listen.admin = Some(a),
+            ("admin", None) if matches!(v.as_str(), Some("" | "off")) => s.listen.admin = None,
+            ("admin", None) => errs.push(KeyError::new(name, "expected \"ip:port\" or \"off\"")),
             ("http" | "health", None) => errs.push(KeyError::new(name, "expected \"ip:port\"")),
             _ => errs.push(KeyError::new(name, "unknown key")),
         }
@@ -306,6 +310,36 @@ fn etcd(v: &Value, s: &mut Settings, errs: &mut Vec<KeyError>) {
         if let Err(m) = r {
             errs.push(KeyError::new(name, m));
         }
+    }
+}
+
+/// `[admin]`: `token = "..."` or `token_file = "/path"` (read at start, not here: no I/O).
+fn admin(v: &Value, s: &mut Settings, errs: &mut Vec<KeyError>) {
+    let Some(t) = table(v, "admin", errs) else {
+        return;
+    };
+    for (k, v) in t {
+        let name = key(&["admin", k]);
+        let r = match (k.as_str(), v) {
+            ("token", Value::String(tok)) => {
+                validate_admin_token(tok).map(|()| s.admin.token = Some(tok.clone()))
+            }
+            ("token_file", Value::String(p)) if !p.is_empty() => {
+                s.admin.token_file = Some(p.into());
+                Ok(())
+            }
+            ("token" | "token_file", _) => Err("expected a string".into()),
+            _ => Err("unknown key".into()),
+        };
+        if let Err(m) = r {
+            errs.push(KeyError::new(name, m));
+        }
+    }
+    if s.admin.token.is_some() && s.admin.token_file.is_some() {
+        errs.push(KeyError::new(
+            "admin.token_file",
+            "set token or token_file, not both",
+        ));
     }
 }
 
@@ -526,6 +560,44 @@ options = { max_body = 1024 }
             "{err}"
         );
         assert!(!parse_toml("").unwrap().settings.etcd.enabled());
+    }
+
+    #[test]
+    fn parses_the_admin_listener_and_token() {
+        let c = parse_toml(
+            "[listen]\nadmin = \"127.0.0.1:9\"\n[admin]\ntoken = \"0123456789abcdef\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.settings.listen.admin,
+            Some("127.0.0.1:9".parse().unwrap())
+        );
+        assert_eq!(c.settings.admin.token.as_deref(), Some("0123456789abcdef"));
+        assert!(!format!("{:?}", c.settings).contains("0123456789abcdef"));
+        assert_eq!(
+            parse_toml("").unwrap().settings.listen.admin,
+            Some(crate::model::DEFAULT_ADMIN)
+        );
+        assert_eq!(
+            parse_toml("[listen]\nadmin = \"off\"\n")
+                .unwrap()
+                .settings
+                .listen
+                .admin,
+            None
+        );
+        let keys = |text: &str| -> Vec<String> {
+            let err = parse_toml(text).unwrap_err();
+            err.errors.into_iter().map(|e| e.key).collect()
+        };
+        assert_eq!(
+            keys("[listen]\nadmin = \"nope\"\n[admin]\ntoken = \"short\"\nbogus = 1\n"),
+            ["admin.bogus", "admin.token", "listen.admin"]
+        );
+        assert_eq!(
+            keys("[admin]\ntoken = \"0123456789abcdef\"\ntoken_file = \"/t\"\n"),
+            ["admin.token_file"]
+        );
     }
 
     #[test]

@@ -129,6 +129,7 @@ impl Parts<'_> {
         CompiledLocation {
             matcher: r.matcher,
             route,
+            pattern: r.loc.path.as_str().into(),
         }
     }
 }

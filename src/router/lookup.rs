@@ -39,6 +39,9 @@ pub(crate) struct HostRoutes {
 pub(crate) struct CompiledLocation {
     pub matcher: Matcher,
     pub route: Route,
+    /// The path regex as configured, for the admin API (`Snapshot::explain`); never read by
+    /// `lookup`.
+    pub pattern: Box<str>,
 }
 
 impl Named for HostRoutes {
@@ -89,7 +92,7 @@ impl HostRoutes {
     }
 
     #[inline]
-    fn find(&self, path: &[u8]) -> Option<&Route> {
+    pub(super) fn find(&self, path: &[u8]) -> Option<&Route> {
         let locs = &self.locations;
         let i = match &self.prefilter {
             Some(pre) => pre.find(path, |i| {
@@ -120,7 +123,7 @@ fn build_prefilter(locations: &[CompiledLocation]) -> Option<Prefilter> {
 /// Clients mostly send lower case, so the copy into a stack buffer is made only when needed.
 /// `None` when the name is too long to be a configured one.
 #[inline]
-fn with_host_key<R>(raw: &[u8], f: impl FnOnce(&[u8]) -> Option<R>) -> Option<R> {
+pub(super) fn with_host_key<R>(raw: &[u8], f: impl FnOnce(&[u8]) -> Option<R>) -> Option<R> {
     let name = strip_port(raw.trim_ascii());
     let name = name.strip_suffix(b".").unwrap_or(name);
     if name.len() > MAX_HOST {

@@ -48,6 +48,7 @@
 mod bytes;
 mod classify;
 mod compile;
+mod explain;
 mod host_index;
 mod locations;
 mod lookup;
@@ -64,6 +65,7 @@ use std::sync::Arc;
 use crate::model::{Options, Settings};
 
 pub use compile::{compile, Compiler, RENUMBER_MIN};
+pub use explain::{check_path_pattern, Explanation, LocationView, PatternKind};
 
 /// Index of an upstream in `Snapshot::upstreams`; stable across snapshots (see "Ids" above).
 pub type UpstreamIdx = u32;

@@ -2,6 +2,7 @@
 //! ports, and speaks raw HTTP/1.1 to them. Everything is cleaned up on drop.
 #![allow(dead_code, unused_imports)]
 
+pub mod admin;
 pub mod client;
 pub mod upstream;
 
@@ -94,7 +95,9 @@ impl Vane {
     }
 
     pub fn config_text(addr: SocketAddr, health: SocketAddr, routes: &str) -> String {
-        format!("[listen]\nhttp = \"{addr}\"\nhealth = \"{health}\"\n\n{routes}\n")
+        // Port 0: the admin API listens somewhere free, so parallel tests never collide on its
+        // default port; admin tests pass `--admin` with a port of their own.
+        format!("[listen]\nhttp = \"{addr}\"\nhealth = \"{health}\"\nadmin = \"127.0.0.1:0\"\n\n{routes}\n")
     }
 
     /// Replaces the routes in the config file (the running vane picks it up live).

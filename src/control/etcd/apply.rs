@@ -10,7 +10,7 @@ use super::status::Latencies;
 use crate::control::{NodeStatus, Publisher};
 use crate::model::{ChangeSet, Model, Settings};
 use crate::router::{Compiler, Snapshot};
-use crate::worker::{WorkerLink, WorkerMsg};
+use crate::worker::WorkerLink;
 
 /// Longest wait for every worker to acknowledge a snapshot before moving on (a worker that
 /// is late still swaps; its old snapshot is freed at a later reap).
@@ -124,15 +124,9 @@ impl Applier {
     }
 
     fn send(&self, snap: &Arc<Snapshot>) {
-        match self.publisher.lock() {
-            Ok(p) => p.publish(snap),
-            // A panicked holder of the lock cannot have left the links inconsistent.
-            Err(_) => {
-                for l in &self.links {
-                    l.send(WorkerMsg::Snapshot(snap.clone()));
-                }
-            }
-        }
+        // A panicked holder of the lock cannot have left the links inconsistent.
+        let p = self.publisher.lock().unwrap_or_else(|p| p.into_inner());
+        p.publish(snap);
     }
 
     /// Waits until every running worker reports `generation`: polls every 25 µs for 10 ms

@@ -50,6 +50,7 @@ impl SettingsFile {
         applied.listen = self.current.listen.clone();
         applied.workers = self.current.workers;
         applied.etcd = self.current.etcd.clone();
+        applied.admin = self.current.admin.clone();
         if applied == self.current {
             return None;
         }

@@ -162,6 +162,7 @@ impl Source {
         let (keys, revision) = (read.kvs.len(), read.revision);
         self.store.reset(read.kvs, revision);
         self.pending.merge(self.store.take_changes());
+        self.event_seen();
         self.set_targets(self.store.discovery_dirs(), revision + 1);
         let first = self.source != RouteSource::Etcd;
         self.source = RouteSource::Etcd;
@@ -193,6 +194,7 @@ impl Source {
             let deadline = self.next_wake();
             match watch.recv(&mut self.targets, deadline).await {
                 Ok(Some(mut batch)) => {
+                    self.event_seen();
                     let (events, messages) = (batch.events.len(), batch.messages);
                     // Watchers deliver independently: apply the batch in revision order (a
                     // stable sort keeps each key's own order).
@@ -213,6 +215,11 @@ impl Source {
             }
             self.tick().await;
         }
+    }
+
+    fn event_seen(&self) {
+        let mut doc = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        doc.event_seen();
     }
 
     /// Publishes the pending changes (or, with `force`, the model as it is).

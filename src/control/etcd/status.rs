@@ -34,6 +34,8 @@ pub struct StatusDoc {
     pub workers: Vec<WorkerDoc>,
     pub publish: LatencyDoc,
     pub updated_unix_ms: u64,
+    /// When the last full read or watch batch was applied (staleness, for the admin API).
+    pub last_event_unix_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -90,6 +92,7 @@ impl StatusDoc {
             workers: Vec::new(),
             publish: LatencyDoc::default(),
             updated_unix_ms: 0,
+            last_event_unix_ms: None,
         }
     }
 
@@ -104,10 +107,19 @@ impl StatusDoc {
                 revision: l.status.revision.load(Ordering::Acquire),
             })
             .collect();
-        self.updated_unix_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        self.updated_unix_ms = unix_ms();
     }
+
+    /// Records that etcd just delivered something (a full read or a watch batch).
+    pub fn event_seen(&mut self) {
+        self.last_event_unix_ms = Some(unix_ms());
+    }
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 pub fn status_path(state_dir: &Path) -> PathBuf {
