@@ -183,7 +183,11 @@ fn a_stopped_endpoint_is_marked_down_and_back_once_restarted() {
         let log = plain_log(&vane);
         log.contains("endpoint down") && log.contains("connect refused")
     });
-    assert!(marked, "the checker never marked A down; log:\n{}", plain_log(&vane));
+    assert!(
+        marked,
+        "the checker never marked A down; log:\n{}",
+        plain_log(&vane)
+    );
 
     let mut restarted = None;
     let rebound = eventually(Duration::from_secs(5), || {

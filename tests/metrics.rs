@@ -58,21 +58,38 @@ fn counts_match_the_load_sent() {
     let m = parse(&text);
     let home = "host=\"example.com\",location=\"home\"";
     let broken = "host=\"example.com\",location=\"broken\"";
-    assert_eq!(value(&m, &format!("vane_requests_total{{{home},code=\"2xx\"}}")), 50.0);
-    assert_eq!(value(&m, &format!("vane_requests_total{{{home},code=\"5xx\"}}")), 0.0);
-    assert_eq!(value(&m, &format!("vane_requests_total{{{broken},code=\"5xx\"}}")), 3.0);
+    assert_eq!(
+        value(&m, &format!("vane_requests_total{{{home},code=\"2xx\"}}")),
+        50.0
+    );
+    assert_eq!(
+        value(&m, &format!("vane_requests_total{{{home},code=\"5xx\"}}")),
+        0.0
+    );
+    assert_eq!(
+        value(&m, &format!("vane_requests_total{{{broken},code=\"5xx\"}}")),
+        3.0
+    );
     assert_eq!(value(&m, "vane_unrouted_requests_total{code=\"4xx\"}"), 7.0);
 
     // The latency histogram: cumulative buckets ending at the count.
-    let count = value(&m, &format!("vane_request_duration_seconds_count{{{home}}}"));
+    let count = value(
+        &m,
+        &format!("vane_request_duration_seconds_count{{{home}}}"),
+    );
     assert_eq!(count, 50.0);
     assert_eq!(
-        value(&m, &format!("vane_request_duration_seconds_bucket{{{home},le=\"+Inf\"}}")),
+        value(
+            &m,
+            &format!("vane_request_duration_seconds_bucket{{{home},le=\"+Inf\"}}")
+        ),
         50.0
     );
     let mut buckets: Vec<(f64, f64)> = m
         .iter()
-        .filter(|(k, _)| k.starts_with(&format!("vane_request_duration_seconds_bucket{{{home},le=")))
+        .filter(|(k, _)| {
+            k.starts_with(&format!("vane_request_duration_seconds_bucket{{{home},le="))
+        })
         .filter(|(k, _)| !k.contains("+Inf"))
         .map(|(k, v)| {
             let le = k.rsplit("le=\"").next().unwrap().trim_end_matches("\"}");
@@ -81,18 +98,36 @@ fn counts_match_the_load_sent() {
         .collect();
     buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
     assert!(buckets.len() >= 10);
-    assert!(buckets.windows(2).all(|w| w[0].1 <= w[1].1), "cumulative: {buckets:?}");
+    assert!(
+        buckets.windows(2).all(|w| w[0].1 <= w[1].1),
+        "cumulative: {buckets:?}"
+    );
     assert!(value(&m, &format!("vane_request_duration_seconds_sum{{{home}}}")) > 0.0);
 
     let ep = format!("upstream=\"up\",endpoint=\"{}\"", up.addr);
-    assert_eq!(value(&m, &format!("vane_endpoint_requests_total{{{ep}}}")), 50.0);
-    assert_eq!(value(&m, &format!("vane_endpoint_failures_total{{{ep}}}")), 0.0);
-    let reused = value(&m, &format!("vane_endpoint_connections_total{{{ep},reused=\"true\"}}"));
-    let fresh = value(&m, &format!("vane_endpoint_connections_total{{{ep},reused=\"false\"}}"));
+    assert_eq!(
+        value(&m, &format!("vane_endpoint_requests_total{{{ep}}}")),
+        50.0
+    );
+    assert_eq!(
+        value(&m, &format!("vane_endpoint_failures_total{{{ep}}}")),
+        0.0
+    );
+    let reused = value(
+        &m,
+        &format!("vane_endpoint_connections_total{{{ep},reused=\"true\"}}"),
+    );
+    let fresh = value(
+        &m,
+        &format!("vane_endpoint_connections_total{{{ep},reused=\"false\"}}"),
+    );
     assert_eq!(reused + fresh, 50.0);
     assert!(reused > 0.0, "the pool is reused");
     let bad_ep = format!("upstream=\"bad\",endpoint=\"{}\"", failing.addr);
-    assert_eq!(value(&m, &format!("vane_endpoint_failures_total{{{bad_ep}}}")), 3.0);
+    assert_eq!(
+        value(&m, &format!("vane_endpoint_failures_total{{{bad_ep}}}")),
+        3.0
+    );
     assert_eq!(up.requests().len(), 50, "what the upstream saw agrees");
     assert!(value(&m, "vane_bytes_received_total") > 0.0);
     assert!(value(&m, "vane_bytes_sent_total") > 0.0);
@@ -105,5 +140,8 @@ fn counts_match_the_load_sent() {
         assert_eq!(get(addr, "example.com", &format!("/app/{i}")).status, 200);
     }
     let m = parse(&admin.text("/metrics").1);
-    assert_eq!(value(&m, &format!("vane_requests_total{{{home},code=\"2xx\"}}")), 60.0);
+    assert_eq!(
+        value(&m, &format!("vane_requests_total{{{home},code=\"2xx\"}}")),
+        60.0
+    );
 }
