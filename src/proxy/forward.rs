@@ -1,9 +1,12 @@
 //! The upstream exchange: `route → balance → pool get/connect → send → receive → return`.
 //!
-//! One retry: when a *reused* pooled connection fails before any response byte and the
-//! request is idempotent without a body, it is resent once on a fresh connection. That is the
-//! stale keep-alive race (the upstream closed the idle connection as we reused it), and it must
-//! never reach the client as a 502.
+//! Retries, for a request that is fully buffered (no body, or a small one) and `retries` ≥ 1:
+//! when a *reused* pooled connection fails before any response byte and the request is
+//! idempotent without a body, it is resent once on a fresh connection (the stale keep-alive
+//! race: the upstream closed the idle connection as we reused it; it must never reach the
+//! client as a 502). When the connect is refused (any method: nothing reached the endpoint),
+//! or a fresh connection is dropped before any response byte (idempotent requests only, as
+//! nginx's `proxy_next_upstream error`), the request goes once to another endpoint.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -134,36 +137,38 @@ async fn exchange(
     let body = coalesce_small_body(c, head.body);
     // The whole request is in `c.out`: it can be sent again.
     let replayable = t.policy.retries > 0 && body == BodyLen::None;
-    let (mut upc, res, reused) = match attempt(ctx, c, t, head, body, true).await {
-        Err(Attempt::Stale) if replayable && head.idempotent && head.body == BodyLen::None => {
-            s.retried = true;
-            attempt(ctx, c, t, head, body, false).await
-        }
-        Err(Attempt::Failed(e)) if e.kind == Kind::Connect && replayable => {
-            // Nothing reached that endpoint, so any method may go to another one.
-            report(ctx, t, false);
-            ctx.metrics.borrow_mut().failed_attempt(
-                t.idx,
-                t.name,
-                t.picked.addr,
-                UpstreamError::Connect,
-            );
-            let other = ctx
-                .upstreams
-                .borrow_mut()
-                .pick_other(t.idx, t.policy.balance, t.picked);
-            match other {
-                Some(p) => {
-                    t.picked = p;
-                    s.retried = true;
-                    attempt(ctx, c, t, head, body, true).await
-                }
-                None => Err(Attempt::Failed(e)),
-            }
-        }
-        other => other,
+    let idempotent_replay = replayable && head.idempotent && head.body == BodyLen::None;
+    let mut result = attempt(ctx, c, t, head, body, true).await;
+    // A stale pooled connection (the keep-alive race): resend on a fresh one, same endpoint.
+    if matches!(result, Err(Attempt::Stale)) && idempotent_replay {
+        s.retried = true;
+        result = attempt(ctx, c, t, head, body, false).await;
     }
-    .map_err(Attempt::into_error)?;
+    // The endpoint refused the connect (nothing reached it: any method), or dropped a fresh
+    // connection before any response byte (idempotent only): once more, on another endpoint.
+    let failed = match &result {
+        Err(Attempt::Failed(e)) if e.kind == Kind::Connect && replayable => Some(e.kind),
+        Err(Attempt::Dropped) if idempotent_replay => Some(Kind::UpstreamIo),
+        _ => None,
+    };
+    if let Some(kind) = failed {
+        report(ctx, t, false);
+        if let Some(e) = upstream_error(kind) {
+            ctx.metrics
+                .borrow_mut()
+                .failed_attempt(t.idx, t.name, t.picked.addr, e);
+        }
+        let other = ctx
+            .upstreams
+            .borrow_mut()
+            .pick_other(t.idx, t.policy.balance, t.picked);
+        if let Some(p) = other {
+            t.picked = p;
+            s.retried = true;
+            result = attempt(ctx, c, t, head, body, true).await;
+        }
+    }
+    let (mut upc, res, reused) = result.map_err(Attempt::into_error)?;
     s.reused = Some(reused);
     s.status = res.status;
     let complete = send_response(c, &mut upc, &res, t.policy.body_idle).await?;
@@ -181,13 +186,15 @@ async fn exchange(
 enum Attempt {
     /// A reused connection failed before any response byte: worth one retry.
     Stale,
+    /// A fresh connection failed before any response byte (the endpoint went away).
+    Dropped,
     Failed(ProxyError),
 }
 
 impl Attempt {
     fn into_error(self) -> ProxyError {
         match self {
-            Attempt::Stale => Kind::UpstreamIo.into(),
+            Attempt::Stale | Attempt::Dropped => Kind::UpstreamIo.into(),
             Attempt::Failed(e) => e,
         }
     }
@@ -222,11 +229,11 @@ async fn attempt(
         Some(conn) => conn,
         None => connect(t.picked.addr, p.connect).await?,
     };
-    let stale = |kind: Kind| {
+    let stale = |_: Kind| {
         if reused {
             Attempt::Stale
         } else {
-            Attempt::Failed(kind.into())
+            Attempt::Dropped
         }
     };
     io::write_keep(&mut upc.stream, &mut c.out)
