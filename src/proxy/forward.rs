@@ -80,6 +80,7 @@ pub async fn handle<'s>(
         name,
         picked,
         policy,
+        reported: false,
     };
     let result = exchange(ctx, c, &mut target, head, s).await;
     s.endpoint = Some(target.picked.addr);
@@ -91,7 +92,9 @@ pub async fn handle<'s>(
     if let Err(e) = &result {
         s.error = upstream_error(e.kind);
     }
-    report(ctx, &target, ok);
+    if !target.reported {
+        report(ctx, &target, ok);
+    }
     result
 }
 
@@ -125,6 +128,9 @@ struct Target<'a> {
     name: &'a str,
     picked: Picked,
     policy: Policy,
+    /// `picked`'s outcome was already fed to passive health (a failure with no other
+    /// endpoint to move to): not again.
+    reported: bool,
 }
 
 async fn exchange(
@@ -162,10 +168,13 @@ async fn exchange(
             .upstreams
             .borrow_mut()
             .pick_other(t.idx, t.policy.balance, t.picked);
-        if let Some(p) = other {
-            t.picked = p;
-            s.retried = true;
-            result = attempt(ctx, c, t, head, body, true).await;
+        match other {
+            Some(p) => {
+                t.picked = p;
+                s.retried = true;
+                result = attempt(ctx, c, t, head, body, true).await;
+            }
+            None => t.reported = true,
         }
     }
     let (mut upc, res, reused) = result.map_err(Attempt::into_error)?;
