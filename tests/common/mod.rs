@@ -16,8 +16,22 @@ use std::time::{Duration, Instant};
 pub use client::{get, Response};
 pub use upstream::{Seen, Upstream};
 
-/// A port that was free a moment ago (the OS picks it).
+/// A port that was free a moment ago. Taken below the kernel's ephemeral range (32768 and up
+/// by default), so no `connect()` or `bind(:0)` anywhere on the machine (vane's upstream
+/// connections, its admin listener on port 0) can grab it between this check and its use; a
+/// per-process counter keeps one test binary's ports distinct, a pid-based start keeps
+/// concurrent binaries apart.
 pub fn free_port() -> u16 {
+    const LOW: usize = 20_000;
+    const SPAN: usize = 12_000;
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let start = std::process::id() as usize * 997;
+    for _ in 0..SPAN {
+        let port = (LOW + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
