@@ -3,6 +3,7 @@ pub mod accesslog;
 pub mod admin;
 pub mod cli;
 pub mod control;
+pub mod itoa;
 pub mod metrics;
 pub mod model;
 pub mod proxy;

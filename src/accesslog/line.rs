@@ -5,6 +5,7 @@
 use std::ops::Range;
 
 use super::clock::Clock;
+use crate::itoa::itoa;
 use crate::metrics::Sample;
 use crate::model::LogFormat;
 
@@ -206,18 +207,8 @@ fn hex_escape(out: &mut Vec<u8>, prefix: &[u8], b: u8) {
     out.push(HEX[(b & 15) as usize]);
 }
 
-fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
+fn push_u64(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(itoa(n).as_bytes());
 }
 
 /// `n` (below 10^width) with leading zeros.

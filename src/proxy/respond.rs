@@ -1,6 +1,7 @@
 //! The one place where errors become responses. Bodies are generic: no addresses, no error text.
 
 use super::error::{Kind, ProxyError};
+pub use crate::itoa::{itoa, ItoaBuf};
 
 /// The status for an error, or `None` when nothing can be answered (the client is gone).
 pub fn status_of(err: ProxyError) -> Option<u16> {
@@ -55,33 +56,6 @@ pub fn write_error(out: &mut Vec<u8>, status: u16, head_only: bool) {
     if !head_only {
         out.extend_from_slice(text.as_bytes());
         out.push(b'\n');
-    }
-}
-
-/// Small allocation-free integer formatting for header values.
-pub fn itoa(mut n: u64) -> ItoaBuf {
-    let mut buf = ItoaBuf {
-        bytes: [0; 20],
-        start: 20,
-    };
-    loop {
-        buf.start -= 1;
-        buf.bytes[buf.start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return buf;
-        }
-    }
-}
-
-pub struct ItoaBuf {
-    bytes: [u8; 20],
-    start: usize,
-}
-
-impl ItoaBuf {
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[self.start..]
     }
 }
 
