@@ -8,5 +8,6 @@ pub mod metrics;
 pub mod model;
 pub mod proxy;
 pub mod router;
+pub mod sched;
 pub mod upstream;
 pub mod worker;

@@ -14,4 +14,4 @@ pub use file::{load_file, watch_file};
 pub use health::serve_health;
 pub use publish::{Publisher, SnapshotFeed};
 pub use status::NodeStatus;
-pub use store::{Event, Kv, Rejection, Store};
+pub use store::{CacheDelta, Event, Kv, Rejection, Served, Store};

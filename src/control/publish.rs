@@ -1,12 +1,11 @@
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::watch;
 
 use crate::model::{ChangeSet, Model, Settings};
 use crate::router::{Compiler, Snapshot};
-use crate::worker::{WorkerLink, WorkerMsg};
+use crate::worker::{park_until_acked, WorkerLink, WorkerMsg};
 
 /// The live snapshot as other control threads follow it (the health checker): `changed()`
 /// wakes on each publish; only the newest value is kept, so a slow reader skips ahead.
@@ -69,14 +68,7 @@ impl Publisher {
     /// replaced here: freeing a large one costs tens of milliseconds no worker should pay.
     pub fn publish_and_retire(&mut self, snap: &Arc<Snapshot>) {
         self.publish(snap);
-        let deadline = Instant::now() + ACK_WAIT;
-        let acked = |l: &WorkerLink| {
-            l.status.exited.load(Ordering::Acquire)
-                || l.status.generation.load(Ordering::Acquire) >= snap.generation
-        };
-        while !self.links.iter().all(acked) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_micros(200));
-        }
+        park_until_acked(&self.links, snap.generation, ACK_WAIT);
         drop(self.current.replace(snap.clone()));
     }
 

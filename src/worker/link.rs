@@ -3,6 +3,7 @@ use std::sync::{Arc, OnceLock};
 
 use crossbeam_channel::Sender;
 
+use super::ack::{AckWaiter, Stamp};
 use super::Doorbell;
 use crate::metrics::WorkerReport;
 use crate::router::Snapshot;
@@ -42,13 +43,19 @@ pub struct WorkerStatus {
     /// Generation and source revision of the snapshot the worker serves (its acknowledgement).
     pub generation: AtomicU64,
     pub revision: AtomicI64,
+    /// When the worker started serving that snapshot.
+    pub swapped_at: Stamp,
+    pub waiter: AckWaiter,
     pub connections: AtomicUsize,
     pub exited: AtomicBool,
 }
 
 impl WorkerStatus {
+    /// Called by the worker once it serves `snap`.
     pub fn ack(&self, snap: &Snapshot) {
+        self.swapped_at.set_now();
         self.revision.store(snap.revision, Ordering::Release);
         self.generation.store(snap.generation, Ordering::Release);
+        self.waiter.notify();
     }
 }

@@ -10,7 +10,7 @@ use super::status::Latencies;
 use crate::control::{NodeStatus, Publisher};
 use crate::model::{ChangeSet, Model, Settings};
 use crate::router::{Compiler, Snapshot};
-use crate::worker::WorkerLink;
+use crate::worker::{acked_at, park_until_acked, WorkerLink};
 
 /// Longest wait for every worker to acknowledge a snapshot before moving on (a worker that
 /// is late still swaps; its old snapshot is freed at a later reap).
@@ -108,7 +108,7 @@ impl Applier {
         let acked = self
             .wait_acks(self.generation)
             .await
-            .then(|| started.elapsed());
+            .map(|at| at.saturating_duration_since(started));
         if let Some(d) = acked {
             self.last_latency_us = d.as_micros() as u64;
             self.latencies.record(self.last_latency_us);
@@ -129,32 +129,22 @@ impl Applier {
         p.publish(snap);
     }
 
-    /// Waits until every running worker reports `generation`: polls every 25 µs for 10 ms
-    /// (acks usually take tens of µs), then every millisecond. True if all acked within
-    /// `ACK_WAIT`.
-    async fn wait_acks(&self, generation: u64) -> bool {
+    /// Waits until every running worker serves `generation`; returns when the last one
+    /// swapped. Parks for the first 10 ms (acks usually take tens of µs, and the workers wake
+    /// this thread), then yields to the runtime between checks, for up to `ACK_WAIT`.
+    async fn wait_acks(&self, generation: u64) -> Option<Instant> {
         let start = Instant::now();
-        loop {
-            let behind = self.links.iter().find(|l| {
-                !l.status.exited.load(Ordering::Acquire)
-                    && l.status.generation.load(Ordering::Acquire) < generation
-            });
-            if behind.is_none() {
-                return true;
-            }
-            let waited = start.elapsed();
-            if waited >= ACK_WAIT {
-                tracing::warn!(target: "vane::etcd", generation, "a worker has not acknowledged the snapshot within {ACK_WAIT:?}");
-                return false;
-            }
-            // Short sleeps first, so the measured latency is not rounded up to the timer's
-            // millisecond; the control thread has nothing else to do meanwhile.
-            if waited < Duration::from_millis(10) {
-                std::thread::sleep(Duration::from_micros(25));
-            } else {
-                tokio::time::sleep(Duration::from_millis(1)).await;
+        if let Some(at) = park_until_acked(&self.links, generation, Duration::from_millis(10)) {
+            return Some(at);
+        }
+        while start.elapsed() < ACK_WAIT {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            if let Some(at) = acked_at(&self.links, generation) {
+                return Some(at);
             }
         }
+        tracing::warn!(target: "vane::etcd", generation, "a worker has not acknowledged the snapshot within {ACK_WAIT:?}");
+        None
     }
 
     /// Frees replaced snapshots that only this thread still holds (workers swapped and their

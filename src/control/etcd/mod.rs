@@ -50,6 +50,9 @@ pub struct EtcdSource {
     pub thread: JoinHandle<()>,
 }
 
+/// The control thread's scheduler slice (see `crate::sched`).
+const CONTROL_SLICE: std::time::Duration = std::time::Duration::from_micros(100);
+
 /// Starts the `vane-etcd` control thread. It never gives up: with etcd unreachable it serves
 /// the cache (or 503) and keeps retrying.
 pub fn spawn_etcd_source(c: EtcdSourceConfig) -> std::io::Result<EtcdSource> {
@@ -69,6 +72,10 @@ pub fn spawn_etcd_source(c: EtcdSourceConfig) -> std::io::Result<EtcdSource> {
     let thread = std::thread::Builder::new()
         .name("vane-etcd".into())
         .spawn(move || {
+            // A route change should not wait for a busy neighbour's whole slice to be applied.
+            if !crate::sched::request_slice(CONTROL_SLICE) {
+                tracing::debug!(target: "vane::etcd", "the kernel kept its default time slice for the control thread");
+            }
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

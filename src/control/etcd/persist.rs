@@ -1,13 +1,15 @@
 //! Writes the last applied keys to the state dir on a thread of its own, so a large cache
-//! never delays the next publish. Writes coalesce: only the newest pending copy is written.
+//! never delays the next publish. The control thread hands over only what changed; this thread
+//! keeps the whole served view and writes it. Writes coalesce: deltas that arrive while a write
+//! runs are applied together before the next one.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 
-use crate::control::{cache, Kv};
+use crate::control::{cache, CacheDelta, Kv, Served};
 
-/// The next write waiting to start: (revision, keys).
-type Slot = Mutex<Option<(i64, Vec<Kv>)>>;
+/// Deltas waiting for the writer, oldest first, with the revision of the newest.
+type Slot = Mutex<(Vec<CacheDelta>, i64)>;
 
 #[derive(Clone)]
 pub(super) struct CacheWriter {
@@ -17,34 +19,49 @@ pub(super) struct CacheWriter {
 impl CacheWriter {
     pub fn spawn(dir: PathBuf) -> std::io::Result<CacheWriter> {
         let w = CacheWriter {
-            slot: Arc::new((Mutex::new(None), Condvar::new())),
+            slot: Arc::new((Mutex::new((Vec::new(), 0)), Condvar::new())),
         };
         let slot = w.slot.clone();
         std::thread::Builder::new()
             .name("vane-cache".into())
-            .spawn(move || loop {
-                let (revision, kvs) = {
-                    let (lock, cv) = &*slot;
-                    let mut g = lock.lock().unwrap_or_else(|p| p.into_inner());
-                    loop {
-                        if let Some(next) = g.take() {
-                            break next;
-                        }
-                        g = cv.wait(g).unwrap_or_else(|p| p.into_inner());
+            .spawn(move || {
+                let mut served = Served::new();
+                loop {
+                    let (deltas, revision) = next_deltas(&slot);
+                    for d in deltas {
+                        d.apply_to(&mut served);
                     }
-                };
-                match cache::save(&dir, revision, &kvs) {
-                    Ok(()) => tracing::debug!(target: "vane::etcd", revision, keys = kvs.len(), "cache written"),
-                    Err(e) => tracing::warn!(target: "vane::etcd", "cannot write the cache to {}: {e}", dir.display()),
+                    let kvs: Vec<Kv> = served
+                        .iter()
+                        .map(|(k, (v, rev))| (k.clone(), v.clone(), *rev))
+                        .collect();
+                    match cache::save(&dir, revision, &kvs) {
+                        Ok(()) => tracing::debug!(target: "vane::etcd", revision, keys = kvs.len(), "cache written"),
+                        Err(e) => tracing::warn!(target: "vane::etcd", "cannot write the cache to {}: {e}", dir.display()),
+                    }
                 }
             })?;
         Ok(w)
     }
 
-    /// Queues a write, replacing one that has not started yet.
-    pub fn save(&self, revision: i64, kvs: Vec<Kv>) {
+    /// Queues a write of the view after `delta`, at `revision`.
+    pub fn save(&self, revision: i64, delta: CacheDelta) {
         let (lock, cv) = &*self.slot;
-        *lock.lock().unwrap_or_else(|p| p.into_inner()) = Some((revision, kvs));
+        let mut g = lock.lock().unwrap_or_else(|p| p.into_inner());
+        if matches!(delta, CacheDelta::Full(_)) {
+            g.0.clear();
+        }
+        g.0.push(delta);
+        g.1 = revision;
         cv.notify_one();
     }
+}
+
+fn next_deltas(slot: &(Slot, Condvar)) -> (Vec<CacheDelta>, i64) {
+    let (lock, cv) = slot;
+    let mut g = lock.lock().unwrap_or_else(|p| p.into_inner());
+    while g.0.is_empty() {
+        g = cv.wait(g).unwrap_or_else(|p| p.into_inner());
+    }
+    (std::mem::take(&mut g.0), g.1)
 }

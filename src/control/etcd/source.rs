@@ -309,7 +309,7 @@ impl Source {
         self.cache_due = None;
         self.last_cache_save = Some(Instant::now());
         if let Some(c) = &self.cache {
-            c.save(self.store.revision(), self.store.serving_kvs());
+            c.save(self.store.revision(), self.store.take_cache_delta());
         }
     }
 

@@ -61,6 +61,38 @@ pub struct Rejection {
 /// A raw key as read/watched: `(key, value, mod_revision)`.
 pub type Kv = (String, Vec<u8>, i64);
 
+/// A served value and its mod revision.
+pub type Value = (Vec<u8>, i64);
+
+/// What the disk cache must learn since it was last told: everything after a full read, else
+/// the keys that changed, each with what it now serves (`None`: nothing).
+#[derive(Debug, PartialEq, Eq)]
+pub enum CacheDelta {
+    Full(Vec<Kv>),
+    Changes(Vec<(String, Option<Value>)>),
+}
+
+/// The served view as the cache keeps it.
+pub type Served = BTreeMap<String, Value>;
+
+impl CacheDelta {
+    pub fn apply_to(self, served: &mut Served) {
+        match self {
+            CacheDelta::Full(kvs) => {
+                *served = kvs.into_iter().map(|(k, v, rev)| (k, (v, rev))).collect();
+            }
+            CacheDelta::Changes(changes) => {
+                for (k, now) in changes {
+                    match now {
+                        Some(v) => served.insert(k, v),
+                        None => served.remove(&k),
+                    };
+                }
+            }
+        }
+    }
+}
+
 pub struct Store {
     prefix: String,
     revision: i64,
@@ -76,6 +108,10 @@ pub struct Store {
     dirs: BTreeMap<String, BTreeSet<String>>,
     /// The pointed-at directories whose keys the store holds (a subset of `dirs`' keys).
     covered: BTreeSet<String>,
+    /// Keys touched since the last `take_cache_delta`; `cache_full` after a reset. Copying
+    /// every key for each cache write stalled this thread for milliseconds at 100k locations.
+    cache_dirty: BTreeSet<String>,
+    cache_full: bool,
 }
 
 struct Entry {
@@ -106,6 +142,8 @@ impl Store {
             spellings: HashMap::new(),
             dirs: BTreeMap::new(),
             covered: BTreeSet::new(),
+            cache_dirty: BTreeSet::new(),
+            cache_full: true,
         }
     }
 
@@ -195,7 +233,34 @@ impl Store {
         out
     }
 
+    /// What changed for the disk cache since the last call.
+    pub fn take_cache_delta(&mut self) -> CacheDelta {
+        let dirty = std::mem::take(&mut self.cache_dirty);
+        if std::mem::replace(&mut self.cache_full, false) {
+            return CacheDelta::Full(self.serving_kvs());
+        }
+        CacheDelta::Changes(
+            dirty
+                .into_iter()
+                .map(|k| {
+                    let serving = self.serving_value(&k);
+                    (k, serving)
+                })
+                .collect(),
+        )
+    }
+
+    /// The value and revision `key` serves (see `serving_kvs`).
+    fn serving_value(&self, key: &str) -> Option<Value> {
+        let e = self.raw.get(key)?;
+        match self.rejected.get(key) {
+            None => Some((e.value.clone(), e.mod_revision)),
+            Some(r) => r.last_good.clone(),
+        }
+    }
+
     fn put(&mut self, key: String, target: Result<Target, String>, value: Vec<u8>, rev: i64) {
+        self.cache_dirty.insert(key.clone());
         let old = self.raw.remove(&key);
         let old_rejected = self.rejected.remove(&key);
         let old_serving = old.as_ref().and_then(|e| e.serving.clone());
@@ -211,6 +276,7 @@ impl Store {
     }
 
     fn delete(&mut self, key: &str, target: Result<Target, String>) {
+        self.cache_dirty.insert(key.to_string());
         self.rejected.remove(key);
         let old = self.raw.remove(key).and_then(|e| e.serving);
         if let (Some(old), Ok(t)) = (old, &target) {

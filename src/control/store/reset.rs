@@ -75,6 +75,7 @@ impl Store {
         self.build_model(&rows);
         self.raw = rows.into_iter().map(|(k, e, _)| (k, e)).collect();
         self.revision = revision;
+        self.cache_full = true;
         self.changes = ChangeSet::everything();
         ChangeSet::everything()
     }

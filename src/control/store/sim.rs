@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Event, Kv, Store};
+use super::{Event, Kv, Served, Store};
 use crate::model::etcd_keys::parse_key;
 use crate::model::Model;
 
@@ -281,6 +281,8 @@ fn run(seed: u64, steps: usize, stats: &mut Stats) {
     let mut store = Store::new(P);
     let mut w = full_read(&mut store, &etcd);
     let mut compiled = store.model().clone();
+    // What a disk cache fed the store's deltas at random moments holds.
+    let mut cached = Served::new();
     for step in 0..steps {
         match rng.u32(0..100) {
             0..=44 => etcd.txn(random_put(&mut rng)),
@@ -303,6 +305,9 @@ fn run(seed: u64, steps: usize, stats: &mut Stats) {
             compiled = store.model().clone();
         }
         stats.max_discovered = stats.max_discovered.max(discovered_count(store.model()));
+        if rng.u32(0..4) == 0 {
+            store.take_cache_delta().apply_to(&mut cached);
+        }
     }
     // Catch up, the way the source does after its last event.
     if !w.connected {
@@ -313,6 +318,13 @@ fn run(seed: u64, steps: usize, stats: &mut Stats) {
         full_read(&mut store, &etcd);
     }
     assert_eq!(store.revision(), etcd.rev, "seed {seed}");
+    store.take_cache_delta().apply_to(&mut cached);
+    let cached: Vec<Kv> = cached.into_iter().map(|(k, (v, r))| (k, v, r)).collect();
+    assert_eq!(
+        cached,
+        store.serving_kvs(),
+        "seed {seed}: the cache fed deltas differs from what is served"
+    );
 
     let mut fresh = Store::new(P);
     full_read(&mut fresh, &etcd);

@@ -235,6 +235,7 @@ impl Store {
         for k in keys {
             self.raw.remove(&k);
             self.rejected.remove(&k);
+            self.cache_dirty.insert(k);
         }
     }
 
