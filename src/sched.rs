@@ -3,7 +3,8 @@
 //! neighbour as soon as it wakes, instead of waiting out that neighbour's slice (1.4 ms by
 //! default here). The control thread and the workers wake for a route change; on a loaded
 //! core that wait is most of the change's latency. Needs no privilege; older kernels ignore
-//! the value or refuse it, and then nothing changes.
+//! the value or refuse it, and then nothing changes. The cost: a worker that shares its core
+//! with other busy processes switches more often (`[scheduler] worker_slice = "0"` opts out).
 
 use std::time::Duration;
 
@@ -20,6 +21,13 @@ struct SchedAttr {
     period: u64,
     util_min: u32,
     util_max: u32,
+}
+
+/// `request_slice` unless `slice` is zero (the kernel's default); a refusal is logged.
+pub fn request_slice_or_log(slice: Duration, thread: &str) {
+    if !slice.is_zero() && !request_slice(slice) {
+        tracing::info!(target: "vane::sched", thread, "the kernel kept its default time slice (it needs Linux 6.12+ for {slice:?})");
+    }
 }
 
 /// Requests `slice` for this thread under SCHED_OTHER at its current nice value; false if

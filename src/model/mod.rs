@@ -26,8 +26,8 @@ pub use options::{
 };
 pub use settings::{
     parse_etcd_endpoint, parse_etcd_prefix, validate_admin_token, AccessLogSettings, AdminSettings,
-    EtcdSettings, Limits, Listen, LogFormat, PoolSettings, Settings, ShutdownSettings, Timeouts,
-    DEFAULT_ADMIN,
+    EtcdSettings, Limits, Listen, LogFormat, PoolSettings, SchedSettings, Settings,
+    ShutdownSettings, Timeouts, DEFAULT_ADMIN,
 };
 pub use toml_file::{parse_toml, FileConfig};
 

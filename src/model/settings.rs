@@ -25,6 +25,24 @@ pub struct Settings {
     pub access_log: Option<AccessLogSettings>,
     /// `[metrics] enabled`: per-worker request metrics (on by default). Read once at start.
     pub metrics: bool,
+    /// `[scheduler]`: the threads' time slices; read once at start.
+    pub scheduler: SchedSettings,
+}
+
+/// Time slices asked of the kernel's scheduler (see `crate::sched`); zero keeps its default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchedSettings {
+    pub worker_slice: Duration,
+    pub control_slice: Duration,
+}
+
+impl Default for SchedSettings {
+    fn default() -> Self {
+        SchedSettings {
+            worker_slice: Duration::from_micros(300),
+            control_slice: Duration::from_micros(100),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +152,7 @@ impl Default for Settings {
             admin: AdminSettings::default(),
             access_log: None,
             metrics: true,
+            scheduler: SchedSettings::default(),
         }
     }
 }

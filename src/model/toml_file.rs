@@ -2,6 +2,7 @@
 //! `hosts.<h>.locations.<l>.{path,upstream}`) so both sources fill the same `ModelBuilder`.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use toml::{Table, Value};
 
@@ -46,6 +47,7 @@ pub fn parse_toml(text: &str) -> Result<FileConfig, ConfigError> {
             "admin" => admin(v, &mut settings, &mut errs),
             "access_log" => access_log(v, &mut settings, &mut errs),
             "metrics" => metrics(v, &mut settings, &mut errs),
+            "scheduler" => scheduler(v, &mut settings, &mut errs),
             "upstreams" => upstreams(v, &mut builder, &mut errs),
             "hosts" => hosts(v, &mut builder, &mut errs),
             _ => errs.push(KeyError::new(key(&[k]), "unknown key")),
@@ -263,6 +265,36 @@ fn metrics(v: &Value, s: &mut Settings, errs: &mut Vec<KeyError>) {
         }
     }
 }
+
+/// `[scheduler] worker_slice = "300us"`, `control_slice = "100us"`: 0 or 100us..=100ms.
+fn scheduler(v: &Value, s: &mut Settings, errs: &mut Vec<KeyError>) {
+    let Some(t) = table(v, "scheduler", errs) else {
+        return;
+    };
+    for (k, v) in t {
+        let name = key(&["scheduler", k]);
+        let slot = match k.as_str() {
+            "worker_slice" => &mut s.scheduler.worker_slice,
+            "control_slice" => &mut s.scheduler.control_slice,
+            _ => {
+                errs.push(KeyError::new(name, "unknown key"));
+                continue;
+            }
+        };
+        match duration(v, &name, errs) {
+            Some(d) if d.is_zero() || (MIN_SLICE..=MAX_SLICE).contains(&d) => *slot = d,
+            Some(_) => errs.push(KeyError::new(
+                name,
+                "expected 0 (the kernel's default) or 100us..=100ms",
+            )),
+            None => {}
+        }
+    }
+}
+
+/// The range Linux accepts for a fair task's slice.
+const MIN_SLICE: Duration = Duration::from_micros(100);
+const MAX_SLICE: Duration = Duration::from_millis(100);
 
 fn shutdown(v: &Value, s: &mut Settings, errs: &mut Vec<KeyError>) {
     let Some(t) = table(v, "shutdown", errs) else {
@@ -536,6 +568,28 @@ options = { max_body = 1024 }
         );
         assert!(keys.contains(&"timeouts.connect"), "{keys:?}");
         assert!(keys.contains(&"timeouts.bogus"), "{keys:?}");
+    }
+
+    #[test]
+    fn scheduler_slices_default_and_are_checked_key_by_key() {
+        let d = parse_toml("").unwrap().settings.scheduler;
+        assert_eq!(d.worker_slice, Duration::from_micros(300));
+        assert_eq!(d.control_slice, Duration::from_micros(100));
+        let c = parse_toml("[scheduler]\nworker_slice = \"0\"\ncontrol_slice = \"2ms\"\n").unwrap();
+        assert_eq!(c.settings.scheduler.worker_slice, Duration::ZERO);
+        assert_eq!(c.settings.scheduler.control_slice, Duration::from_millis(2));
+        let err =
+            parse_toml("[scheduler]\nworker_slice = \"50us\"\ncontrol_slice = \"1s\"\nx = 1\n")
+                .unwrap_err();
+        let keys: Vec<_> = err.errors.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "scheduler.control_slice",
+                "scheduler.worker_slice",
+                "scheduler.x"
+            ]
+        );
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub fn spawn_workers(
         };
         let core = cores.get(id % cores.len().max(1)).copied();
         let (bell, status, snap) = (link.bell.clone(), link.status.clone(), snap.clone());
+        let slice = snap.settings.scheduler.worker_slice;
         let log = log.clone();
         let h = std::thread::Builder::new()
             .name(format!("vane-worker-{id}"))
@@ -49,6 +50,8 @@ pub fn spawn_workers(
                 if let Some(core) = core {
                     core_affinity::set_for_current(core);
                 }
+                // A worker woken by a new snapshot should not wait out a busy neighbour's slice.
+                crate::sched::request_slice_or_log(slice, "vane-worker");
                 run_worker(id, listener, snap, rx, bell, status.clone(), log);
                 status.exited.store(true, Ordering::Release);
             })?;

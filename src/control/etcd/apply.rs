@@ -41,6 +41,8 @@ pub(super) struct Published {
     /// From the triggering event to the last worker's acknowledgement (None: not all acked
     /// within `ACK_WAIT`).
     pub acked: Option<Duration>,
+    /// The worker that swapped last, and how long after the snapshot was sent (all acked).
+    pub slowest: Option<(usize, Duration)>,
 }
 
 impl Applier {
@@ -101,6 +103,7 @@ impl Applier {
             revision,
         ));
         let compile = t.elapsed();
+        let sent = Instant::now();
         self.send(&snap);
         if let Some(old) = self.current.replace(snap) {
             self.retired.push(old);
@@ -120,6 +123,7 @@ impl Applier {
             queued,
             compile,
             acked,
+            slowest: acked.and_then(|_| self.slowest_since(sent)),
         }
     }
 
@@ -145,6 +149,15 @@ impl Applier {
         }
         tracing::warn!(target: "vane::etcd", generation, "a worker has not acknowledged the snapshot within {ACK_WAIT:?}");
         None
+    }
+
+    fn slowest_since(&self, sent: Instant) -> Option<(usize, Duration)> {
+        self.links
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| !l.status.exited.load(Ordering::Acquire))
+            .map(|(i, l)| (i, l.status.swapped_at.get().saturating_duration_since(sent)))
+            .max_by_key(|&(_, d)| d)
     }
 
     /// Frees replaced snapshots that only this thread still holds (workers swapped and their

@@ -50,9 +50,6 @@ pub struct EtcdSource {
     pub thread: JoinHandle<()>,
 }
 
-/// The control thread's scheduler slice (see `crate::sched`).
-const CONTROL_SLICE: std::time::Duration = std::time::Duration::from_micros(100);
-
 /// Starts the `vane-etcd` control thread. It never gives up: with etcd unreachable it serves
 /// the cache (or 503) and keeps retrying.
 pub fn spawn_etcd_source(c: EtcdSourceConfig) -> std::io::Result<EtcdSource> {
@@ -69,13 +66,12 @@ pub fn spawn_etcd_source(c: EtcdSourceConfig) -> std::io::Result<EtcdSource> {
     )));
     let cache = persist::CacheWriter::spawn(etcd.state_dir.clone())?;
     let doc = status.clone();
+    let slice = c.settings.scheduler.control_slice;
     let thread = std::thread::Builder::new()
         .name("vane-etcd".into())
         .spawn(move || {
-            // A route change should not wait for a busy neighbour's whole slice to be applied.
-            if !crate::sched::request_slice(CONTROL_SLICE) {
-                tracing::debug!(target: "vane::etcd", "the kernel kept its default time slice for the control thread");
-            }
+            // A route change should not wait out a busy neighbour's whole slice.
+            crate::sched::request_slice_or_log(slice, "vane-etcd");
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

@@ -244,6 +244,8 @@ impl Source {
             queued_us = p.queued.as_micros() as u64,
             compile_us = p.compile.as_micros() as u64,
             event_to_acked_us = p.acked.map(|d| d.as_micros() as u64),
+            slowest_worker = p.slowest.map(|(w, _)| w),
+            slowest_after_send_us = p.slowest.map(|(_, d)| d.as_micros() as u64),
             "published"
         );
         self.after_change();
