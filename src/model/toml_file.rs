@@ -8,7 +8,8 @@ use toml::{Table, Value};
 
 use super::{
     parse_duration, parse_etcd_endpoint, parse_etcd_prefix, validate_admin_token,
-    AccessLogSettings, ConfigError, KeyError, LogFormat, Model, ModelBuilder, Options, Settings,
+    AccessLogSettings, ConfigError, KeyError, LogFormat, Model, ModelBuilder, Options,
+    SchedSettings, Settings, ShutdownSettings, Timeouts,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,26 +129,56 @@ fn duration(v: &Value, name: &str, errs: &mut Vec<KeyError>) -> Option<std::time
 }
 
 fn timeouts(v: &Value, s: &mut Settings, errs: &mut Vec<KeyError>) {
-    let Some(t) = table(v, "timeouts", errs) else {
+    duration_table(
+        v,
+        "timeouts",
+        &mut s.timeouts,
+        timeout_slot,
+        any_duration,
+        errs,
+    );
+}
+
+fn timeout_slot<'a>(t: &'a mut Timeouts, k: &str) -> Option<&'a mut Duration> {
+    match k {
+        "connect" => Some(&mut t.connect),
+        "response_header" => Some(&mut t.response_header),
+        "request_head" => Some(&mut t.request_head),
+        "keepalive_idle" => Some(&mut t.keepalive_idle),
+        "body_idle" => Some(&mut t.body_idle),
+        _ => None,
+    }
+}
+
+/// A table whose keys are durations: `slot` names each key's field (`None`: unknown key), and
+/// `check` may refuse a value.
+fn duration_table<T>(
+    v: &Value,
+    section: &str,
+    target: &mut T,
+    slot: for<'a> fn(&'a mut T, &str) -> Option<&'a mut Duration>,
+    check: fn(Duration) -> Result<(), &'static str>,
+    errs: &mut Vec<KeyError>,
+) {
+    let Some(t) = table(v, section, errs) else {
         return;
     };
     for (k, v) in t {
-        let name = key(&["timeouts", k]);
-        let slot = match k.as_str() {
-            "connect" => &mut s.timeouts.connect,
-            "response_header" => &mut s.timeouts.response_header,
-            "request_head" => &mut s.timeouts.request_head,
-            "keepalive_idle" => &mut s.timeouts.keepalive_idle,
-            "body_idle" => &mut s.timeouts.body_idle,
-            _ => {
-                errs.push(KeyError::new(name, "unknown key"));
-                continue;
-            }
+        let name = key(&[section, k]);
+        let Some(field) = slot(target, k) else {
+            errs.push(KeyError::new(name, "unknown key"));
+            continue;
         };
-        if let Some(d) = duration(v, &name, errs) {
-            *slot = d;
+        match duration(v, &name, errs).map(|d| check(d).map(|()| d)) {
+            Some(Ok(d)) => *field = d,
+            Some(Err(message)) => errs.push(KeyError::new(name, message)),
+            None => {}
         }
     }
+}
+
+fn any_duration(_: Duration) -> Result<(), &'static str> {
+    Ok(())
 }
 
 fn int(
@@ -266,53 +297,49 @@ fn metrics(v: &Value, s: &mut Settings, errs: &mut Vec<KeyError>) {
     }
 }
 
-/// `[scheduler] worker_slice = "300us"`, `control_slice = "100us"`: 0 or 100us..=100ms.
+/// `[scheduler] worker_slice = "300us"`, `control_slice = "100us"`.
 fn scheduler(v: &Value, s: &mut Settings, errs: &mut Vec<KeyError>) {
-    let Some(t) = table(v, "scheduler", errs) else {
-        return;
-    };
-    for (k, v) in t {
-        let name = key(&["scheduler", k]);
-        let slot = match k.as_str() {
-            "worker_slice" => &mut s.scheduler.worker_slice,
-            "control_slice" => &mut s.scheduler.control_slice,
-            _ => {
-                errs.push(KeyError::new(name, "unknown key"));
-                continue;
-            }
-        };
-        match duration(v, &name, errs) {
-            Some(d) if d.is_zero() || (MIN_SLICE..=MAX_SLICE).contains(&d) => *slot = d,
-            Some(_) => errs.push(KeyError::new(
-                name,
-                "expected 0 (the kernel's default) or 100us..=100ms",
-            )),
-            None => {}
-        }
+    duration_table(
+        v,
+        "scheduler",
+        &mut s.scheduler,
+        sched_slot,
+        slice_range,
+        errs,
+    );
+}
+
+fn sched_slot<'a>(t: &'a mut SchedSettings, k: &str) -> Option<&'a mut Duration> {
+    match k {
+        "worker_slice" => Some(&mut t.worker_slice),
+        "control_slice" => Some(&mut t.control_slice),
+        _ => None,
     }
 }
 
-/// The range Linux accepts for a fair task's slice.
-const MIN_SLICE: Duration = Duration::from_micros(100);
-const MAX_SLICE: Duration = Duration::from_millis(100);
+/// Linux accepts 100 µs..=100 ms for a fair task's slice; 0 keeps its default.
+fn slice_range(d: Duration) -> Result<(), &'static str> {
+    let ok = d.is_zero() || (Duration::from_micros(100)..=Duration::from_millis(100)).contains(&d);
+    ok.then_some(())
+        .ok_or("expected 0 (the kernel's default) or 100us..=100ms")
+}
 
 fn shutdown(v: &Value, s: &mut Settings, errs: &mut Vec<KeyError>) {
-    let Some(t) = table(v, "shutdown", errs) else {
-        return;
-    };
-    for (k, v) in t {
-        let name = key(&["shutdown", k]);
-        let slot = match k.as_str() {
-            "drain_delay" => &mut s.shutdown.drain_delay,
-            "grace" => &mut s.shutdown.grace,
-            _ => {
-                errs.push(KeyError::new(name, "unknown key"));
-                continue;
-            }
-        };
-        if let Some(d) = duration(v, &name, errs) {
-            *slot = d;
-        }
+    duration_table(
+        v,
+        "shutdown",
+        &mut s.shutdown,
+        shutdown_slot,
+        any_duration,
+        errs,
+    );
+}
+
+fn shutdown_slot<'a>(t: &'a mut ShutdownSettings, k: &str) -> Option<&'a mut Duration> {
+    match k {
+        "drain_delay" => Some(&mut t.drain_delay),
+        "grace" => Some(&mut t.grace),
+        _ => None,
     }
 }
 
