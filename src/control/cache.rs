@@ -41,19 +41,24 @@ enum Value {
 
 /// Writes the cache atomically: a temp file in `dir`, fsync, rename over the old one, fsync
 /// the dir. A crash at any point leaves the old cache or the new one, never a torn file.
-pub fn save(dir: &Path, revision: i64, kvs: &[Kv]) -> io::Result<()> {
+/// `kvs`: `(key, value, mod_revision)`, borrowed from wherever the caller keeps them.
+pub fn save<'a>(
+    dir: &Path,
+    revision: i64,
+    kvs: impl IntoIterator<Item = (&'a str, &'a [u8], i64)>,
+) -> io::Result<()> {
     let doc = Doc {
         version: VERSION,
         revision,
         kvs: kvs
-            .iter()
+            .into_iter()
             .map(|(key, value, mod_revision)| DocKv {
-                key: key.clone(),
+                key: key.to_string(),
                 value: match std::str::from_utf8(value) {
                     Ok(s) => Value::Text(s.to_string()),
-                    Err(_) => Value::Bytes(value.clone()),
+                    Err(_) => Value::Bytes(value.to_vec()),
                 },
-                mod_revision: *mod_revision,
+                mod_revision,
             })
             .collect(),
     };
@@ -145,10 +150,10 @@ mod tests {
                 8,
             ),
         ];
-        save(&d.0, 42, &kvs).unwrap();
+        save(&d.0, 42, refs(&kvs)).unwrap();
         assert_eq!(load(&d.0).unwrap(), Some((42, kvs.clone())));
         // Overwrite: the newer cache replaces the old one.
-        save(&d.0, 43, &kvs[..1]).unwrap();
+        save(&d.0, 43, refs(&kvs[..1])).unwrap();
         assert_eq!(load(&d.0).unwrap(), Some((43, kvs[..1].to_vec())));
         let names: Vec<_> = fs::read_dir(&d.0)
             .unwrap()
@@ -178,6 +183,11 @@ mod tests {
     fn missing_dir_is_an_error() {
         let d = TempDir::new("missing");
         let gone = d.0.join("nope");
-        assert!(save(&gone, 1, &[]).is_err());
+        assert!(save(&gone, 1, refs(&[])).is_err());
+    }
+
+    fn refs(kvs: &[Kv]) -> impl Iterator<Item = (&str, &[u8], i64)> {
+        kvs.iter()
+            .map(|(k, v, rev)| (k.as_str(), v.as_slice(), *rev))
     }
 }

@@ -54,22 +54,32 @@ impl AckWaiter {
     }
 }
 
-/// When the last running worker started serving `generation`, if all of them do.
-pub fn acked_at(links: &[WorkerLink], generation: u64) -> Option<Instant> {
-    let mut last: Option<Instant> = None;
-    for l in links.iter().map(|l| &*l.status).filter(|s| !exited(s)) {
-        if l.generation.load(Ordering::Acquire) < generation {
+/// When every running worker serves `generation`: the last one to swap (its index in `links`)
+/// and the instant it did.
+pub fn acked_at(links: &[WorkerLink], generation: u64) -> Option<(usize, Instant)> {
+    let mut last: Option<(usize, Instant)> = None;
+    for (i, s) in links.iter().map(|l| &*l.status).enumerate() {
+        if exited(s) {
+            continue;
+        }
+        if s.generation.load(Ordering::Acquire) < generation {
             return None;
         }
-        let at = l.swapped_at.get();
-        last = Some(last.map_or(at, |t| t.max(at)));
+        let at = s.swapped_at.get();
+        if last.is_none_or(|(_, t)| at > t) {
+            last = Some((i, at));
+        }
     }
-    Some(last.unwrap_or_else(Instant::now))
+    Some(last.unwrap_or_else(|| (0, Instant::now())))
 }
 
 /// Blocks this thread until every running worker serves `generation` or `max` has passed;
-/// returns when the last one swapped.
-pub fn park_until_acked(links: &[WorkerLink], generation: u64, max: Duration) -> Option<Instant> {
+/// returns `acked_at`.
+pub fn park_until_acked(
+    links: &[WorkerLink],
+    generation: u64,
+    max: Duration,
+) -> Option<(usize, Instant)> {
     let deadline = Instant::now() + max;
     for l in links {
         l.status.waiter.set(Some(std::thread::current()));
@@ -134,7 +144,8 @@ mod tests {
             let snap = snapshot(2);
             late.ack(&snap);
         });
-        let at = park_until_acked(&links, 2, Duration::from_secs(10)).expect("acked");
+        let (last, at) = park_until_acked(&links, 2, Duration::from_secs(10)).expect("acked");
+        assert_eq!(last, 1);
         worker.join().unwrap();
         assert_eq!(at, links[1].status.swapped_at.get());
         assert!(at > links[0].status.swapped_at.get());

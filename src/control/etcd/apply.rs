@@ -108,10 +108,8 @@ impl Applier {
         if let Some(old) = self.current.replace(snap) {
             self.retired.push(old);
         }
-        let acked = self
-            .wait_acks(self.generation)
-            .await
-            .map(|at| at.saturating_duration_since(started));
+        let last = self.wait_acks(self.generation).await;
+        let acked = last.map(|(_, at)| at.saturating_duration_since(started));
         if let Some(d) = acked {
             self.last_latency_us = d.as_micros() as u64;
             self.latencies.record(self.last_latency_us);
@@ -123,7 +121,7 @@ impl Applier {
             queued,
             compile,
             acked,
-            slowest: acked.and_then(|_| self.slowest_since(sent)),
+            slowest: last.map(|(w, at)| (w, at.saturating_duration_since(sent))),
         }
     }
 
@@ -133,31 +131,22 @@ impl Applier {
         p.publish(snap);
     }
 
-    /// Waits until every running worker serves `generation`; returns when the last one
-    /// swapped. Parks for the first 10 ms (acks usually take tens of µs, and the workers wake
+    /// Waits until every running worker serves `generation`; returns which one swapped last,
+    /// and when. Parks for the first 10 ms (acks usually take tens of µs, and the workers wake
     /// this thread), then yields to the runtime between checks, for up to `ACK_WAIT`.
-    async fn wait_acks(&self, generation: u64) -> Option<Instant> {
+    async fn wait_acks(&self, generation: u64) -> Option<(usize, Instant)> {
         let start = Instant::now();
-        if let Some(at) = park_until_acked(&self.links, generation, Duration::from_millis(10)) {
-            return Some(at);
+        if let Some(last) = park_until_acked(&self.links, generation, Duration::from_millis(10)) {
+            return Some(last);
         }
         while start.elapsed() < ACK_WAIT {
             tokio::time::sleep(Duration::from_millis(1)).await;
-            if let Some(at) = acked_at(&self.links, generation) {
-                return Some(at);
+            if let Some(last) = acked_at(&self.links, generation) {
+                return Some(last);
             }
         }
         tracing::warn!(target: "vane::etcd", generation, "a worker has not acknowledged the snapshot within {ACK_WAIT:?}");
         None
-    }
-
-    fn slowest_since(&self, sent: Instant) -> Option<(usize, Duration)> {
-        self.links
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| !l.status.exited.load(Ordering::Acquire))
-            .map(|(i, l)| (i, l.status.swapped_at.get().saturating_duration_since(sent)))
-            .max_by_key(|&(_, d)| d)
     }
 
     /// Frees replaced snapshots that only this thread still holds (workers swapped and their

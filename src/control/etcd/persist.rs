@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 
-use crate::control::{cache, CacheDelta, Kv, Served};
+use crate::control::{cache, CacheDelta, Served};
 
 /// Deltas waiting for the writer, oldest first, with the revision of the newest.
 type Slot = Mutex<(Vec<CacheDelta>, i64)>;
@@ -31,12 +31,9 @@ impl CacheWriter {
                     for d in deltas {
                         d.apply_to(&mut served);
                     }
-                    let kvs: Vec<Kv> = served
-                        .iter()
-                        .map(|(k, (v, rev))| (k.clone(), v.clone(), *rev))
-                        .collect();
-                    match cache::save(&dir, revision, &kvs) {
-                        Ok(()) => tracing::debug!(target: "vane::etcd", revision, keys = kvs.len(), "cache written"),
+                    let kvs = served.iter().map(|(k, (v, rev))| (k.as_str(), v.as_slice(), *rev));
+                    match cache::save(&dir, revision, kvs) {
+                        Ok(()) => tracing::debug!(target: "vane::etcd", revision, keys = served.len(), "cache written"),
                         Err(e) => tracing::warn!(target: "vane::etcd", "cannot write the cache to {}: {e}", dir.display()),
                     }
                 }

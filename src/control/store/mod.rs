@@ -219,18 +219,13 @@ impl Store {
     /// or nothing. This is what the disk cache should save: `reset` of it on a fresh store
     /// rebuilds exactly this model, rejected-but-serving entities included.
     pub fn serving_kvs(&self) -> Vec<Kv> {
-        let mut out = Vec::with_capacity(self.raw.len());
-        for (k, e) in &self.raw {
-            match self.rejected.get(k) {
-                None => out.push((k.clone(), e.value.clone(), e.mod_revision)),
-                Some(Rejected {
-                    last_good: Some((v, rev)),
-                    ..
-                }) => out.push((k.clone(), v.clone(), *rev)),
-                Some(_) => {}
-            }
-        }
-        out
+        self.raw
+            .keys()
+            .filter_map(|k| {
+                let (v, rev) = self.serving_value(k)?;
+                Some((k.clone(), v, rev))
+            })
+            .collect()
     }
 
     /// What changed for the disk cache since the last call.
@@ -250,7 +245,7 @@ impl Store {
         )
     }
 
-    /// The value and revision `key` serves (see `serving_kvs`).
+    /// The value and revision `key` serves: its own, or for a rejected key its last good one.
     fn serving_value(&self, key: &str) -> Option<Value> {
         let e = self.raw.get(key)?;
         match self.rejected.get(key) {
