@@ -140,11 +140,10 @@ mkprefix() { # dir: nginx prefix (nginx creates its temp dirs itself, owned by i
 UPORT="$($LT freeport)"
 UP="$WORK/upstream"
 mkprefix "$UP"
-# /small: 100-byte body; /16k: 16384 bytes; /1m: 1048576 bytes.
+# /16k: 16384 bytes; /1m: 1048576 bytes. (/small, 100 bytes, is a `return` in the template.)
 python3 - "$UP/www" <<'EOF'
 import sys, os
 d = sys.argv[1]
-open(os.path.join(d, "small"), "wb").write((b"vane-loadtest-small-body-" * 4)[:99] + b"\n")
 open(os.path.join(d, "16k"), "wb").write(os.urandom(16384))
 open(os.path.join(d, "1m"), "wb").write(os.urandom(1048576))
 EOF

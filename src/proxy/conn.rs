@@ -30,6 +30,10 @@ pub struct Client {
     pub scratch: Vec<u8>,
     /// Response bytes written to the client (heads and payload), for the byte counters.
     pub sent: u64,
+    /// When the current request's head was complete. The exchange reuses this reading where
+    /// a fresh one would differ by microseconds (pool idle checks, a bodiless request's
+    /// response deadline): a clock read costs about as much as routing the request.
+    pub began: Instant,
     /// The current request's text for the access log (empty when logging is off).
     req: RequestInfo,
     ip: Box<[u8]>,
@@ -43,14 +47,17 @@ pub async fn serve(ctx: Rc<WorkerCtx>, stream: TcpStream, peer: SocketAddr) {
         out: Vec::new(),
         scratch: Vec::new(),
         sent: 0,
+        began: Instant::now(),
         req: RequestInfo::default(),
         ip: peer.ip().to_string().into_bytes().into_boxed_slice(),
     };
-    let mut started = Some(Instant::now());
+    // The first head must arrive within `request_head` of the accept; later ones may wait
+    // `keepalive_idle` after the previous response.
+    let mut wait_from = (c.began, true);
     let mut counted = Counted::default();
     loop {
         let snap = ctx.snapshot();
-        let head = match read_head(&ctx, &mut c, &snap.settings, started.take()).await {
+        let head = match read_head(&ctx, &mut c, &snap.settings, wait_from).await {
             Ok(Some(h)) => h,
             Ok(None) => return,
             Err(kind) => {
@@ -65,8 +72,7 @@ pub async fn serve(ctx: Rc<WorkerCtx>, stream: TcpStream, peer: SocketAddr) {
                 return fail(&ctx, &mut c, err, false).await;
             }
         };
-        // Two clock reads per request, only when something will use the duration.
-        let began = (ctx.metrics_on || ctx.log.is_some()).then(Instant::now);
+        c.began = Instant::now();
         if ctx.log.is_some() {
             c.req
                 .capture(&c.io.pending()[..head.head_len], head.host.clone());
@@ -76,7 +82,9 @@ pub async fn serve(ctx: Rc<WorkerCtx>, stream: TcpStream, peer: SocketAddr) {
         if let Err(e) = result {
             s.status = respond::status_of(e).unwrap_or(CLIENT_GONE);
         }
-        s.micros = began.map_or(0, |t| t.elapsed().as_micros() as u64);
+        let ended = Instant::now();
+        s.micros = (ended - c.began).as_micros() as u64;
+        wait_from = (ended, false);
         counted.take(&c, &mut s);
         record(&ctx, &c, &s);
         match result {
@@ -123,11 +131,12 @@ impl Counted {
 
 /// Reads until a whole head is buffered. `Ok(None)`: the connection ends quietly (client
 /// closed, idle timeout, worker draining, or a timeout before any byte of a head).
+/// `since, first`: when the wait began, and whether this is the connection's first request.
 async fn read_head(
     ctx: &WorkerCtx,
     c: &mut Client,
     s: &Settings,
-    started: Option<Instant>,
+    (since, first): (Instant, bool),
 ) -> Result<Option<RequestHead>, Kind> {
     c.out.clear();
     let fwd = Forwarded {
@@ -141,23 +150,20 @@ async fn read_head(
             return Ok(Some(h));
         }
     }
-    let mut deadline = started.map(|t| t + s.timeouts.request_head);
+    let deadline = first.then(|| since + s.timeouts.request_head);
     if c.io.pending().is_empty() {
         // Waiting for the first byte of a request: an idle keep-alive, ended early by a drain.
-        let wait = if deadline.is_some() {
-            s.timeouts.request_head
-        } else {
-            s.timeouts.keepalive_idle
-        };
-        match monoio::time::timeout(wait, c.io.fill_cancelable(max, ctx.cancel_handle())).await {
+        let wait_until = deadline.unwrap_or(since + s.timeouts.keepalive_idle);
+        let read = c.io.fill_cancelable(max, ctx.cancel_handle());
+        match monoio::time::timeout_at(wait_until.into(), read).await {
             Ok(Ok(n)) if n > 0 => {}
             _ => return Ok(None),
         }
-        deadline.get_or_insert_with(|| Instant::now() + s.timeouts.request_head);
         if let Some(h) = parse_request(c.io.pending(), limits, &fwd, &mut c.out)? {
             return Ok(Some(h));
         }
     }
+    // A head that did not come whole in one read: from here it has `request_head` to finish.
     let deadline = deadline.unwrap_or_else(|| Instant::now() + s.timeouts.request_head);
     loop {
         match monoio::time::timeout_at(deadline.into(), c.io.fill(max)).await {

@@ -144,11 +144,11 @@ async fn exchange(
     // The whole request is in `c.out`: it can be sent again.
     let replayable = t.policy.retries > 0 && body == BodyLen::None;
     let idempotent_replay = replayable && head.idempotent && head.body == BodyLen::None;
-    let mut result = attempt(ctx, c, t, head, body, true).await;
+    let mut result = attempt(ctx, c, t, head, body, Some(c.began)).await;
     // A stale pooled connection (the keep-alive race): resend on a fresh one, same endpoint.
     if matches!(result, Err(Attempt::Stale)) && idempotent_replay {
         s.retried = true;
-        result = attempt(ctx, c, t, head, body, false).await;
+        result = attempt(ctx, c, t, head, body, None).await;
     }
     // The endpoint refused the connect (nothing reached it: any method), or dropped a fresh
     // connection before any response byte (idempotent only): once more, on another endpoint.
@@ -172,7 +172,7 @@ async fn exchange(
             Some(p) => {
                 t.picked = p;
                 s.retried = true;
-                result = attempt(ctx, c, t, head, body, true).await;
+                result = attempt(ctx, c, t, head, body, Some(Instant::now())).await;
             }
             None => t.reported = true,
         }
@@ -215,24 +215,22 @@ impl From<Kind> for Attempt {
     }
 }
 
-/// Sends the request on a pooled (if `may_reuse`) or new connection and reads the response head.
+/// Sends the request on a pooled or new connection and reads the response head. `pool_now`:
+/// the time to judge pooled connections' idleness by, or `None` for a fresh connection.
 async fn attempt(
     ctx: &WorkerCtx,
     c: &mut Client,
     t: &Target<'_>,
     head: &RequestHead,
     body: BodyLen,
-    may_reuse: bool,
+    pool_now: Option<Instant>,
 ) -> Result<(Io, ResponseHead, bool), Attempt> {
     let p = &t.policy;
-    let pooled = if may_reuse {
-        let now = Instant::now();
+    let pooled = pool_now.and_then(|now| {
         ctx.upstreams
             .borrow_mut()
             .take_idle(t.idx, t.picked, p.pool_idle_timeout, now)
-    } else {
-        None
-    };
+    });
     let reused = pooled.is_some();
     let mut upc = match pooled {
         Some(conn) => conn,
@@ -253,7 +251,13 @@ async fn attempt(
             .await
             .map_err(Attempt::Failed)?;
     }
-    let deadline = Instant::now() + p.response_header;
+    // Counted from when the request was sent. With a pooled connection and no body to relay,
+    // that was microseconds after `pool_now`, which serves instead of another clock read.
+    let sent = match pool_now {
+        Some(now) if reused && body == BodyLen::None => now,
+        _ => Instant::now(),
+    };
+    let deadline = sent + p.response_header;
     loop {
         // `c.out` still holds the request until response bytes arrive, for the one retry.
         if !upc.pending().is_empty() {
