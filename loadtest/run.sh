@@ -15,6 +15,8 @@
 #   IDLE_N     connections for the idle measurement        [5000]
 #   WRK_TIMEOUT wrk per-request timeout                     [5s]
 #   REPEAT     runs per (proxy, workers, profile); median reported [1]
+#   CAP        cores each proxy may use per worker, e.g. 0.5, enforced with a cgroup CPU
+#              quota (10 ms period); needs root and the cgroup cpu controller [no cap]
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -33,6 +35,7 @@ IDLE_N="${IDLE_N:-5000}"
 WRK_TIMEOUT="${WRK_TIMEOUT:-5s}"
 REPEAT="${REPEAT:-1}"
 CLK_TCK="$(getconf CLK_TCK)"
+CAP="${CAP:-}"
 
 log() { printf '[loadtest %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -111,10 +114,12 @@ kill_tree() { # pid: TERM the process and its descendants, KILL leftovers after 
     wait "$root" 2>/dev/null || true
 }
 
+CGROUPS=()
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     for p in "${ROOT_PIDS[@]}"; do kill_tree "$p"; done
+    for g in "${CGROUPS[@]}"; do rmdir "$g" 2>/dev/null || true; done
     if [ "${KEEP_WORK:-0}" = 1 ]; then
         log "kept workspace $WORK"
     else
@@ -130,6 +135,35 @@ forget_pid() {
     local keep=() p
     for p in "${ROOT_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
     ROOT_PIDS=("${keep[@]}")
+}
+
+# CAP: when wrk and the origin share one core and cannot keep a 1-worker proxy busy, req/s
+# compares the load generator, not the proxies. A CPU quota per proxy makes each proxy the
+# bottleneck, so req/s then measures what one proxy does with the same CPU budget.
+CG_KIND=""
+if [ -n "$CAP" ]; then
+    if [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+        CG_KIND=v1; CG_ROOT=/sys/fs/cgroup/cpu
+    elif grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+        CG_KIND=v2; CG_ROOT=/sys/fs/cgroup
+        echo +cpu >"$CG_ROOT/cgroup.subtree_control" 2>/dev/null || true
+    else
+        echo "CAP=$CAP needs the cgroup cpu controller (v1 /sys/fs/cgroup/cpu or v2 cpu.max)" >&2; exit 2
+    fi
+fi
+
+cap_proxy() { # name workers pid: move the proxy's processes into a cgroup with a CPU quota
+    local g quota p
+    g="$CG_ROOT/vane-loadtest-$$-$1-w$2"
+    mkdir -p "$g"
+    CGROUPS+=("$g")
+    quota="$(python3 -c "print(int(round($CAP * $2 * 10000)))")"
+    if [ "$CG_KIND" = v1 ]; then
+        echo 10000 >"$g/cpu.cfs_period_us"; echo "$quota" >"$g/cpu.cfs_quota_us"
+    else
+        echo "$quota 10000" >"$g/cpu.max"
+    fi
+    for p in $($LT pids "$3"); do echo "$p" >"$g/cgroup.procs"; done
 }
 
 mkprefix() { # dir: nginx prefix (nginx creates its temp dirs itself, owned by its worker user)
@@ -202,7 +236,8 @@ start_proxy() { # name workers
     $LT check-body "$PROXY_PORT" /16k 16384
     $LT check-body "$PROXY_PORT" /1m 1048576
     PID_OF[$name]="$PROXY_PID"; PORT_OF[$name]="$PROXY_PORT"; LOG_OF[$name]="$PROXY_LOG"
-    log "$name ($w worker(s)) pid $PROXY_PID on 127.0.0.1:$PROXY_PORT (pin: ${pin:-none})"
+    if [ -n "$CAP" ]; then cap_proxy "$name" "$w" "$PROXY_PID"; fi
+    log "$name ($w worker(s)) pid $PROXY_PID on 127.0.0.1:$PROXY_PORT (pin: ${pin:-none}${CAP:+, cap $CAP core per worker})"
 }
 
 stop_proxy() { # name
@@ -284,11 +319,16 @@ done
 GIT_REV="$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
 GIT_DIRTY="$(cd "$ROOT" && git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | head -c1 | wc -c)"
 [ "$GIT_DIRTY" -gt 0 ] && GIT_REV="$GIT_REV+dirty"
+CAP_NOTE=""
+if [ -n "$CAP" ]; then
+    CAP_NOTE="CPU cap: each proxy limited to $CAP core per worker (cgroup $CG_KIND CPU quota, 10 ms period), so the proxy, not wrk + origin, is the bottleneck; p99 then includes quota stalls and is not comparable with uncapped runs.
+"
+fi
 META="# Vane load test — $(date -u '+%Y-%m-%d %H:%M UTC')
 
 vane $GIT_REV; nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///'); HAProxy $("$HAPROXY" -v | head -1 | awk '{print $3}'); $(wrk --version 2>&1 | head -1 | awk '{print "wrk " $2}'); kernel $(uname -r); $NCPU CPUs; loadavg at start $START_LOAD, at end $(cut -d' ' -f1-3 /proc/loadavg).
 Each run: wrk -t1 --latency, ${DURATION}s measured after ${WARMUP}s warm-up, ${REPEAT} run(s) per cell interleaved across proxies (median shown); upstream = 1 nginx worker; pinning: $( [ "$PIN" = 1 ] && echo "upstream+wrk on CPU $LAST, 1-worker proxies on CPU 0, ${NCPU}-worker proxies on CPUs 0-$LAST" || echo none).
-CPU-µs/req = Δ(utime+stime of all proxy processes, /proc/<pid>/stat, CLK_TCK=$CLK_TCK) × 1e6 / requests completed."
+${CAP_NOTE}CPU-µs/req = Δ(utime+stime of all proxy processes, /proc/<pid>/stat, CLK_TCK=$CLK_TCK) × 1e6 / requests completed."
 $LT report "$RESULTS" "$HERE/last-run.md" "$META"
 
 if [ -s "$FAILS" ]; then
